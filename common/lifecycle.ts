@@ -1,0 +1,53 @@
+// Graceful shutdown on SIGINT/SIGTERM, once; a second signal exits at once.
+import type { Logger } from './logger.js'
+
+/** Run `stop` on the first SIGINT/SIGTERM, then exit; exit 1 if it fails or takes over `graceMs`. */
+export function onShutdown(log: Logger, stop: () => Promise<void>, graceMs = 5000): void {
+  let stopping = false
+  const handler = (signal: NodeJS.Signals): void => {
+    if (stopping) {
+      process.exit(1)
+    }
+    stopping = true
+    log.info({ signal }, 'shutting down')
+    const timer = setTimeout(() => {
+      log.error('shutdown took too long; exiting')
+      process.exit(1)
+    }, graceMs)
+    timer.unref()
+    stop().then(
+      () => {
+        log.flush()
+        process.exit(0)
+      },
+      (err: unknown) => {
+        log.error({ err }, 'shutdown failed')
+        log.flush()
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGINT', handler)
+  process.on('SIGTERM', handler)
+}
+
+/** Parse "host:port" (IPv6 in brackets). Throws with a message naming `what`. */
+export function parseHostPort(s: string, what: string, defaultPort?: number): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]]+))(?::(\d{1,5}))?$/.exec(s.trim())
+  if (!m) throw new Error(`${what}: "${s}" is not HOST:PORT`)
+  const host = (m[1] ?? m[2])!
+  const port = m[3] !== undefined ? Number(m[3]) : defaultPort
+  if (port === undefined) throw new Error(`${what}: "${s}" has no port (expected HOST:PORT)`)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`${what}: port ${port} is out of range 0-65535`)
+  return { host, port }
+}
+
+/** Format host:port, bracketing IPv6. */
+export function formatHostPort(host: string, port: number): string {
+  return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
+}
+
+/** Strip the IPv4-mapped IPv6 prefix so addresses compare equal. */
+export function normalizeHost(host: string): string {
+  return host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host
+}

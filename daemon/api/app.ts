@@ -1,0 +1,63 @@
+// Builds the control API's fastify app without listening: the daemon attaches it to its Unix
+// socket (listen.ts), tests drive it with app.inject().
+import websocket from '@fastify/websocket'
+import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { Logger } from 'pino'
+import { installErrorHandlers } from './errors.js'
+import { installTcpGuard, type TcpGuardOptions } from './guard.js'
+import { OpenApiCollector } from './openapi.js'
+import { registerEventRoutes } from './routes/events.js'
+import { registerExposeRoutes } from './routes/exposes.js'
+import { registerForwardRoutes } from './routes/forwards.js'
+import { registerInfoRoutes } from './routes/info.js'
+import { registerPeerRoutes } from './routes/peers.js'
+import type { ApiApp } from './routes/typed.js'
+import type { DaemonApi } from './types.js'
+
+/** Request bodies are small JSON objects; anything bigger is a mistake or an attack. */
+export const BODY_LIMIT_BYTES = 64 * 1024
+/** Clients never need to send anything on /v1/events. */
+export const WS_MAX_PAYLOAD_BYTES = 4 * 1024
+
+/** What the API needs from the daemon. */
+export interface AppDeps {
+  api: DaemonApi
+  /** pino logger for request logs; omitted or false = silent. */
+  logger?: Logger | false
+  /** Daemon version, shown in the OpenAPI document. */
+  version: string
+  /** Set for an app served on the loopback TCP listener: token, Host and Origin checks. */
+  tcpGuard?: TcpGuardOptions
+}
+
+/** Build the control API app (routes, validation, errors, OpenAPI, events); does not listen. */
+export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
+  // Every `p2pctl status` is a request: logging each would drown the journal; errors are logged.
+  const common = { bodyLimit: BODY_LIMIT_BYTES, logController: new LogController({ disableRequestLogging: true }) }
+  const app: ApiApp = (deps.logger
+    ? Fastify({ ...common, loggerInstance: deps.logger as FastifyBaseLogger })
+    : Fastify({ ...common, logger: false })
+  ).withTypeProvider<TypeBoxTypeProvider>()
+  const root = app as unknown as FastifyInstance
+
+  // Typebox's own checker: no type coercion of JSON bodies ("8080" is not a port).
+  app.setValidatorCompiler(TypeBoxValidatorCompiler)
+  installErrorHandlers(root)
+  if (deps.tcpGuard) installTcpGuard(root, deps.tcpGuard)
+  const openapi = new OpenApiCollector()
+  openapi.attach(root)
+
+  await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } })
+
+  registerInfoRoutes(app, deps.api)
+  registerPeerRoutes(app, deps.api)
+  registerForwardRoutes(app, deps.api)
+  registerExposeRoutes(app, deps.api)
+  registerEventRoutes(app, deps.api)
+  app.get('/v1/openapi.json', {
+    schema: { summary: 'This document', tags: ['daemon'] },
+  }, async () => openapi.document(deps.version))
+
+  return root
+}

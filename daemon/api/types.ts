@@ -1,0 +1,148 @@
+// The contract between the daemon core and its control API. The API layer (routes, schemas)
+// depends only on this file and common/errors.ts; the core implements DaemonApi.
+
+/** One transport path to a peer. */
+export interface PathInfo {
+  kind: 'direct' | 'relay'
+  proto: 'udp' | 'tcp'
+  /** Local endpoint, "ip:port". */
+  local: string
+  /** Remote endpoint, "ip:port". */
+  remote: string
+  /** Smoothed round-trip time, ms; null before the first measurement. */
+  rttMs: number | null
+}
+
+/** A known peer: pinned by name, or seen through a broker. */
+export interface PeerInfo {
+  name: string | null
+  /** Lowercase hex Ed25519 public key (64 chars). */
+  key: string
+  state: 'idle' | 'connecting' | 'connected' | 'failed'
+  path: PathInfo | null
+  /** Last failure, if state is 'failed'. */
+  lastError: { code: string; message: string } | null
+}
+
+/** A local listener that carries connections to a peer. */
+export interface ForwardInfo {
+  id: string
+  proto: 'tcp' | 'udp'
+  /** Local listen address, "127.0.0.1:8080". */
+  bind: string
+  /** Peer name (or key when it has no name). */
+  peer: string
+  /** Target on the peer's side, "localhost:8080". */
+  to: string
+  /** Currently open connections. */
+  connections: number
+  bytesIn: number
+  bytesOut: number
+}
+
+/** A rule that lets a peer (or any peer) reach a local host:port. */
+export interface ExposeInfo {
+  id: string
+  proto: 'tcp' | 'udp'
+  /** Local target, "localhost:8080". */
+  target: string
+  /** Peer name or key, or "*" for any authenticated peer. */
+  peer: string
+}
+
+/** One configured broker and our registration with it. */
+export interface BrokerInfo {
+  address: string
+  state: 'registering' | 'registered' | 'unreachable'
+  rttMs: number | null
+  /** Our public address as this broker saw it ("ip:port"), once registered. */
+  publicAddress: string | null
+}
+
+/** A local interface address and the endpoint bound on it. */
+export interface InterfaceInfo {
+  name: string
+  address: string
+  /** Local UDP endpoint, "ip:port". */
+  endpoint: string
+  /** Public mapping as the brokers reported it, if any. */
+  public: string | null
+  inUse: boolean
+}
+
+/** Everything `p2pctl status` shows. */
+export interface StatusInfo {
+  name: string
+  key: string
+  version: string
+  uptimeS: number
+  brokers: BrokerInfo[]
+  nat: { mapping: 'endpoint-independent' | 'endpoint-dependent' | 'none' | 'unknown'; publicAddresses: string[] }
+  interfaces: InterfaceInfo[]
+  peers: PeerInfo[]
+  forwards: ForwardInfo[]
+}
+
+/** Stages of a connect attempt, reported as progress events. */
+export type PunchStage = 'lookup' | 'introduced' | 'probing' | 'path' | 'handshake' | 'connected' | 'failed'
+
+/** Events streamed on /v1/events. */
+export type DaemonEvent =
+  | { type: 'peer'; peer: PeerInfo; reason: string }
+  | { type: 'punch'; peer: string; stage: PunchStage; detail: string }
+  | { type: 'forward'; action: 'added' | 'removed'; forward: ForwardInfo }
+  | { type: 'connection'; action: 'open' | 'close'; forwardId: string; connectionId: string; detail: string }
+  | { type: 'expose'; action: 'added' | 'removed'; expose: ExposeInfo }
+  | { type: 'broker'; broker: BrokerInfo }
+
+/** Request to add a forward. */
+export interface AddForwardRequest {
+  /** Local bind host; default 127.0.0.1. */
+  bindHost?: string
+  /** Local port to listen on (1-65535). */
+  port: number
+  /** Peer name or key. */
+  peer: string
+  /** Target host on the peer's side; default "localhost". */
+  toHost?: string
+  /** Target port on the peer's side; default = port. */
+  toPort?: number
+  proto: 'tcp' | 'udp'
+}
+
+/** Request to add an expose rule. */
+export interface AddExposeRequest {
+  /** Local target host; default "localhost". */
+  host?: string
+  port: number
+  /** Peer name or key, or "*" for any peer. */
+  peer: string
+  proto: 'tcp' | 'udp'
+}
+
+/** What the daemon core offers its control API. Methods throw AppError (common/errors.ts). */
+export interface DaemonApi {
+  status(): StatusInfo
+  id(): { name: string; key: string }
+  interfaces(): InterfaceInfo[]
+  peers(): PeerInfo[]
+  /** Pin a name to a key. Throws BAD_REQUEST (malformed key/name), PEER_NAME_TAKEN. */
+  addPeer(name: string, key: string): PeerInfo
+  /** Forget a pinned peer. Throws PEER_UNKNOWN. */
+  removePeer(peer: string): void
+  /** Punch and authenticate a path. Throws PEER_UNKNOWN, PEER_KEY_CHANGED, PUNCH_TIMEOUT, NO_BROKER. */
+  connect(peer: string): Promise<PeerInfo>
+  /** Round trip over the peer session (connects first if needed). */
+  ping(peer: string): Promise<{ rttMs: number; path: PathInfo }>
+  /** Throws PORT_IN_USE, FORWARD_EXISTS, BAD_REQUEST. */
+  addForward(req: AddForwardRequest): Promise<ForwardInfo>
+  forwards(): ForwardInfo[]
+  /** By id, or by local port number. Throws FORWARD_UNKNOWN. */
+  removeForward(idOrPort: string): Promise<void>
+  addExpose(req: AddExposeRequest): ExposeInfo
+  exposes(): ExposeInfo[]
+  /** By id. Throws EXPOSE_UNKNOWN. */
+  removeExpose(id: string): void
+  /** Subscribe to events; returns the unsubscribe function. */
+  subscribe(listener: (event: DaemonEvent) => void): () => void
+}

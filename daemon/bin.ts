@@ -1,0 +1,89 @@
+#!/usr/bin/env node
+// p2pd: the daemon. Flags > env (P2PD_*) > config file; see --help.
+import { readFileSync } from 'node:fs'
+import { Command, Option } from 'commander'
+import { createLogger } from '../common/logger.js'
+import { onShutdown } from '../common/lifecycle.js'
+import { ConfigError, KEYS, envLayer, readConfigFile, resolveConfig, type RawConfig } from './config.js'
+import { StateStore } from './state-store.js'
+import { Daemon } from './daemon.js'
+import { buildApp } from './api/app.js'
+import { listenTcp, listenUnix } from './api/listen.js'
+import { isAppError } from '../common/errors.js'
+
+const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
+
+const program = new Command('p2pd')
+  .description('p2pd: punches encrypted paths to peers behind NATs and forwards ports through them.\nDrive it with p2pctl.')
+  .version(version)
+  .addOption(new Option('--config <file>', 'TOML config file (keys: ' + Object.values(KEYS).map((k) => k.toml).join(', ') + ')').env('P2PD_CONFIG'))
+  .option('--state-dir <dir>', KEYS.stateDir.doc)
+  .option('--name <name>', KEYS.name.doc)
+  .option('--broker <host:port>', KEYS.brokers.doc + ' (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--port <n>', KEYS.port.doc)
+  .option('--api-socket <path>', KEYS.apiSocket.doc)
+  .option('--api-listen <host:port>', KEYS.apiListen.doc)
+  .option('--log-level <level>', KEYS.logLevel.doc)
+  .option('--keepalive <seconds>', KEYS.keepaliveS.doc)
+  .addHelpText('after', `
+Every flag is also an environment variable (P2PD_STATE_DIR, P2PD_BROKER=a:7000,b:7000, ...) and a
+config-file key; flags win over the environment, which wins over the file.
+
+Example:
+  $ p2pd --name alice --broker broker.example.net:7000 --state-dir ~/.p2pd --api-socket /tmp/p2pd-alice.sock
+  $ P2PD_API=/tmp/p2pd-alice.sock p2pctl status`)
+  .action(async (flags: { config?: string; stateDir?: string; name?: string; broker?: string[]; port?: string; apiSocket?: string; apiListen?: string; logLevel?: string; keepalive?: string }) => {
+    let cfg
+    try {
+      const file: RawConfig = flags.config ? await readConfigFile(flags.config) : {}
+      const fromFlags: RawConfig = {}
+      if (flags.stateDir !== undefined) fromFlags.stateDir = flags.stateDir
+      if (flags.name !== undefined) fromFlags.name = flags.name
+      if (flags.broker !== undefined) fromFlags.brokers = flags.broker
+      if (flags.port !== undefined) fromFlags.port = flags.port
+      if (flags.apiSocket !== undefined) fromFlags.apiSocket = flags.apiSocket
+      if (flags.apiListen !== undefined) fromFlags.apiListen = flags.apiListen
+      if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel
+      if (flags.keepalive !== undefined) fromFlags.keepaliveS = flags.keepalive
+      cfg = resolveConfig([file, envLayer(process.env), fromFlags], process.env)
+    } catch (e) {
+      if (e instanceof ConfigError) {
+        process.stderr.write(`p2pd: ${e.message}\n`)
+        process.exit(2)
+      }
+      throw e
+    }
+    const log = createLogger({ name: 'p2pd', level: cfg.logLevel })
+    if (cfg.brokers.length === 0) log.warn('no --broker given: this daemon can be reached by no one and reach no one; add --broker HOST:PORT')
+    const store = new StateStore(cfg.stateDir)
+    let daemon: Daemon
+    let app: Awaited<ReturnType<typeof buildApp>>
+    try {
+      await store.init()
+      const keyPair = await store.identity()
+      const state = await store.load()
+      daemon = new Daemon({ name: cfg.name, brokers: cfg.brokers, port: cfg.port, keepaliveMs: cfg.keepaliveS * 1000, version }, { keyPair, state, store, logger: log })
+      await daemon.start()
+      app = await buildApp({ api: daemon, logger: log.child({ component: 'api' }), version })
+      await listenUnix(app, cfg.apiSocket)
+      if (cfg.apiListen) await listenTcp(app, cfg.apiListen.host, cfg.apiListen.port)
+    } catch (e) {
+      const msg = isAppError(e) ? `${e.message}${e.hint ? ` (${e.hint})` : ''}` : (e as Error).message
+      process.stderr.write(`p2pd: cannot start: ${msg}\n`)
+      log.flush()
+      process.exit(1)
+    }
+    const id = daemon.id()
+    const udp = daemon.endpoint.address()
+    process.stdout.write(`p2pd ready name=${id.name} key=${id.key} udp=${udp.host}:${udp.port} api=${cfg.apiSocket}\n`)
+    log.info({ name: id.name, key: id.key, udp, api: cfg.apiSocket, brokers: cfg.brokers }, 'p2pd ready')
+    onShutdown(log, async () => {
+      await app.close()
+      await daemon.stop()
+    })
+  })
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`p2pd: ${(e as Error).message}\n`)
+  process.exit(1)
+})

@@ -1,0 +1,205 @@
+// Registration with one broker (signed, refreshed well inside the NAT's UDP timeout) and the
+// connect request that gets us introduced to a peer.
+import { lookup } from 'node:dns/promises'
+import { randomBytes } from 'node:crypto'
+import { EventEmitter } from 'node:events'
+import { BrokerErrorCode, encodeSigned, type Introduce, type WireMessage } from '../protocol/wire.js'
+import type { KeyPair } from '../protocol/identity.js'
+import type { Addr } from '../protocol/punch.js'
+import { sameAddr } from '../protocol/punch.js'
+import { AppError } from '../common/errors.js'
+import { formatHostPort } from '../common/lifecycle.js'
+import type { Logger } from '../common/logger.js'
+import type { Endpoint } from './endpoint.js'
+import type { BrokerInfo } from './api/types.js'
+
+/** Settings for a broker client. */
+export interface BrokerClientOptions {
+  /** "host:port" as configured. */
+  address: { host: string; port: number }
+  endpoint: Endpoint
+  keyPair: KeyPair
+  name: string
+  /** Host candidates to announce (our interface addresses with our port). */
+  hosts: () => Addr[]
+  refreshMs: number
+  logger: Logger
+}
+
+const RETRY_MS = 1000
+const CONNECT_RETRY_MS = 400
+const CONNECT_TIMEOUT_MS = 5000
+
+const errorNames = Object.fromEntries(Object.entries(BrokerErrorCode).map(([k, v]) => [v, k]))
+
+/** One broker: keeps us registered and forwards introductions. Emits 'introduce' and 'change'. */
+export class BrokerClient extends EventEmitter {
+  private resolved: Addr | null = null
+  private state: BrokerInfo['state'] = 'registering'
+  private rttMs: number | null = null
+  private publicAddress: Addr | null = null
+  private timer: NodeJS.Timeout | null = null
+  private reqId = 1
+  private pendingRegister: { reqId: number; sentAt: number; tries: number } | null = null
+  private readonly pendingConnects = new Map<number, { resolve: (m: Introduce) => void; reject: (e: Error) => void }>()
+  private closed = false
+
+  constructor(private readonly opts: BrokerClientOptions) {
+    super()
+  }
+
+  /** Start registering (and keep registered until stop()). */
+  start(): void {
+    void this.registerNow()
+  }
+
+  /** Stop refreshing; pending connects fail. */
+  stop(): void {
+    this.closed = true
+    if (this.timer) clearTimeout(this.timer)
+    for (const p of this.pendingConnects.values()) p.reject(new AppError('NO_BROKER', 'daemon is stopping'))
+    this.pendingConnects.clear()
+  }
+
+  /** For status output. */
+  info(): BrokerInfo {
+    return {
+      address: formatHostPort(this.opts.address.host, this.opts.address.port),
+      state: this.state,
+      rttMs: this.rttMs,
+      publicAddress: this.publicAddress ? formatHostPort(this.publicAddress.host, this.publicAddress.port) : null,
+    }
+  }
+
+  /** Our public address as this broker sees it. */
+  observed(): Addr | null {
+    return this.publicAddress
+  }
+
+  /** Whether this datagram came from this broker. */
+  owns(from: Addr): boolean {
+    return this.resolved !== null && sameAddr(this.resolved, from)
+  }
+
+  /** Whether we hold a live registration. */
+  get registered(): boolean {
+    return this.state === 'registered'
+  }
+
+  /** Ask to be introduced to `target` (key or name); resolves with our side's introduction. */
+  connect(target: Uint8Array | string): Promise<Introduce> {
+    const to = this.resolved
+    if (to === null || this.state !== 'registered') {
+      return Promise.reject(new AppError('NO_BROKER', `not registered with broker ${this.info().address}`, 'check the broker address and that it is running: p2pctl status'))
+    }
+    const reqId = this.nextReqId()
+    const datagram = encodeSigned(
+      { type: 'connect', reqId, key: this.opts.keyPair.publicKey, target, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) },
+      this.opts.keyPair.secretKey,
+    )
+    return new Promise<Introduce>((resolve, reject) => {
+      // The identical datagram is re-sent until answered: the broker treats it as idempotent.
+      const resend = setInterval(() => this.opts.endpoint.send(datagram, to), CONNECT_RETRY_MS)
+      const timeout = setTimeout(() => done(new AppError('NO_BROKER', `broker ${this.info().address} did not answer in ${CONNECT_TIMEOUT_MS / 1000} s`, 'check the broker: p2pctl status')), CONNECT_TIMEOUT_MS)
+      const done = (err: Error | null, m?: Introduce): void => {
+        clearInterval(resend)
+        clearTimeout(timeout)
+        this.pendingConnects.delete(reqId)
+        if (err) reject(err)
+        else resolve(m!)
+      }
+      this.pendingConnects.set(reqId, { resolve: (m) => done(null, m), reject: (e) => done(e) })
+      this.opts.endpoint.send(datagram, to)
+    })
+  }
+
+  /** Feed a datagram that came from this broker. */
+  handle(msg: WireMessage): void {
+    switch (msg.type) {
+      case 'registered': {
+        const p = this.pendingRegister
+        if (p === null || p.reqId !== msg.reqId) return
+        this.pendingRegister = null
+        this.rttMs = Date.now() - p.sentAt
+        const changed = this.state !== 'registered' || this.publicAddress === null || !sameAddr(this.publicAddress, msg.observed)
+        this.state = 'registered'
+        this.publicAddress = { host: msg.observed.host, port: msg.observed.port }
+        if (changed) this.emit('change', this.info())
+        this.schedule(this.opts.refreshMs)
+        return
+      }
+      case 'introduce': {
+        if (msg.reqId !== 0 && msg.requester) {
+          this.pendingConnects.get(msg.reqId)?.resolve(msg)
+          return
+        }
+        if (!msg.requester) this.emit('introduce', msg)
+        return
+      }
+      case 'error': {
+        const code = errorNames[msg.code] ?? `code ${msg.code}`
+        if (this.pendingRegister?.reqId === msg.reqId) {
+          this.opts.logger.error({ code, message: msg.message }, 'broker refused registration')
+          this.pendingRegister = null
+          this.state = 'unreachable'
+          this.emit('change', this.info())
+          this.emit('refused', { code, message: msg.message })
+          this.schedule(this.opts.refreshMs)
+          return
+        }
+        const pending = this.pendingConnects.get(msg.reqId)
+        if (!pending) return
+        if (msg.code === BrokerErrorCode.UNKNOWN_PEER) {
+          pending.reject(new AppError('PEER_OFFLINE', `broker ${this.info().address}: ${msg.message}`, 'is p2pd running on the peer, registered with the same broker? Check with p2pctl status there'))
+        } else {
+          pending.reject(new AppError('BROKER_ERROR', `broker ${this.info().address} refused: ${code} ${msg.message}`))
+        }
+        return
+      }
+      default:
+        return
+    }
+  }
+
+  private nextReqId(): number {
+    this.reqId = this.reqId >= 0xfffffff0 ? 1 : this.reqId + 1
+    return this.reqId
+  }
+
+  private schedule(ms: number): void {
+    if (this.closed) return
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = setTimeout(() => void this.registerNow(), ms)
+    this.timer.unref()
+  }
+
+  private async registerNow(): Promise<void> {
+    if (this.closed) return
+    if (this.pendingRegister !== null) {
+      this.pendingRegister.tries++
+      if (this.pendingRegister.tries >= 3 && this.state !== 'unreachable') {
+        this.state = 'unreachable'
+        this.emit('change', this.info())
+      }
+    }
+    try {
+      const { address } = await lookup(this.opts.address.host, { family: 4 })
+      this.resolved = { host: address, port: this.opts.address.port }
+    } catch (err) {
+      this.opts.logger.warn({ err, broker: this.opts.address.host }, 'cannot resolve broker')
+      this.schedule(RETRY_MS * 5)
+      return
+    }
+    const reqId = this.nextReqId()
+    const datagram = encodeSigned(
+      {
+        type: 'register', reqId, key: this.opts.keyPair.publicKey, name: this.opts.name, timestamp: Date.now(), nonce: randomBytes(16),
+        hosts: this.opts.hosts().map((h) => ({ host: h.host, port: h.port, family: 4 as const })), sig: new Uint8Array(64),
+      },
+      this.opts.keyPair.secretKey,
+    )
+    this.pendingRegister = { reqId, sentAt: Date.now(), tries: this.pendingRegister?.tries ?? 0 }
+    this.opts.endpoint.send(datagram, this.resolved)
+    this.schedule(RETRY_MS)
+  }
+}

@@ -1,0 +1,132 @@
+// p2pd settings from three layers: config file < environment (P2PD_*) < flags. Every key is
+// validated, and a bad one stops the start with the key's name and the reason.
+import { readFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
+import { parse as parseToml } from 'smol-toml'
+import { LOG_LEVELS } from '../common/logger.js'
+import { parseHostPort } from '../common/lifecycle.js'
+
+/** Resolved settings. */
+export interface DaemonConfig {
+  name: string
+  stateDir: string
+  brokers: { host: string; port: number }[]
+  port: number
+  apiSocket: string
+  apiListen: { host: string; port: number } | null
+  logLevel: string
+  keepaliveS: number
+}
+
+/** One layer of raw settings (strings from env/flags, typed values from TOML). */
+export type RawConfig = Partial<Record<keyof DaemonConfig, unknown>>
+
+/** A setting that cannot be used, named by key. */
+export class ConfigError extends Error {
+  constructor(readonly key: string, reason: string) {
+    super(`invalid ${key}: ${reason}`)
+    this.name = 'ConfigError'
+  }
+}
+
+/** Keys as they appear in the TOML file, and the env var for each. */
+export const KEYS: Record<keyof DaemonConfig, { toml: string; env: string; doc: string }> = {
+  name: { toml: 'name', env: 'P2PD_NAME', doc: 'name to register with the brokers (default: hostname)' },
+  stateDir: { toml: 'state_dir', env: 'P2PD_STATE_DIR', doc: 'identity, pinned peers, forwards and exposes (default: $STATE_DIRECTORY or /var/lib/p2pd)' },
+  brokers: { toml: 'brokers', env: 'P2PD_BROKER', doc: 'rendezvous brokers, HOST:PORT (env: comma-separated)' },
+  port: { toml: 'port', env: 'P2PD_PORT', doc: 'UDP port of the endpoint (0 = any; default 0)' },
+  apiSocket: { toml: 'api_socket', env: 'P2PD_API_SOCKET', doc: 'control API Unix socket (default: $RUNTIME_DIRECTORY/p2pd.sock or /run/p2pd/p2pd.sock)' },
+  apiListen: { toml: 'api_listen', env: 'P2PD_API_LISTEN', doc: 'optional loopback TCP listener for the API, HOST:PORT' },
+  logLevel: { toml: 'log_level', env: 'P2PD_LOG_LEVEL', doc: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
+  keepaliveS: { toml: 'keepalive_s', env: 'P2PD_KEEPALIVE_S', doc: 'broker refresh and keepalive interval, seconds (default 25)' },
+}
+
+/** Read a TOML config file into a raw layer. */
+export async function readConfigFile(path: string): Promise<RawConfig> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (e) {
+    throw new ConfigError('--config', `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+  }
+  let doc: Record<string, unknown>
+  try {
+    doc = parseToml(text) as Record<string, unknown>
+  } catch (e) {
+    throw new ConfigError('--config', `${path} is not valid TOML: ${(e as Error).message.split('\n')[0]}`)
+  }
+  const out: RawConfig = {}
+  const byToml = new Map(Object.entries(KEYS).map(([k, v]) => [v.toml, k as keyof DaemonConfig]))
+  for (const [k, v] of Object.entries(doc)) {
+    const key = byToml.get(k)
+    if (!key) throw new ConfigError(k, `unknown key in ${path} (known: ${[...byToml.keys()].join(', ')})`)
+    out[key] = v
+  }
+  return out
+}
+
+/** The environment layer. */
+export function envLayer(env: NodeJS.ProcessEnv): RawConfig {
+  const out: RawConfig = {}
+  for (const [key, { env: name }] of Object.entries(KEYS)) {
+    const v = env[name]
+    if (v === undefined || v === '') continue
+    out[key as keyof DaemonConfig] = key === 'brokers' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v
+  }
+  return out
+}
+
+/** Merge layers (later wins) and validate into a DaemonConfig. */
+export function resolveConfig(layers: RawConfig[], env: NodeJS.ProcessEnv): DaemonConfig {
+  const m: RawConfig = Object.assign({}, ...layers)
+  const runtimeDir = env.RUNTIME_DIRECTORY?.split(':')[0]
+  const stateDir = env.STATE_DIRECTORY?.split(':')[0]
+  return {
+    name: str(m.name, 'name', defaultName(), (s) => (/^[a-z0-9][a-z0-9-]{0,31}$/.test(s) ? null : 'use 1-32 lowercase letters, digits or "-", starting with a letter or digit')),
+    stateDir: str(m.stateDir, 'state-dir', stateDir ?? '/var/lib/p2pd', (s) => (s.length > 0 ? null : 'must not be empty')),
+    brokers: list(m.brokers, 'broker').map((b) => hostPort(b, 'broker', 7000)),
+    port: int(m.port, 'port', 0, 0, 65535),
+    apiSocket: str(m.apiSocket, 'api-socket', runtimeDir ? `${runtimeDir}/p2pd.sock` : '/run/p2pd/p2pd.sock', (s) => (Buffer.byteLength(s) > 107 ? `${Buffer.byteLength(s)} bytes is over the 107-byte limit of Unix socket paths; choose a shorter path` : null)),
+    apiListen: m.apiListen === undefined || m.apiListen === '' ? null : hostPort(m.apiListen, 'api-listen'),
+    logLevel: str(m.logLevel, 'log-level', 'info', (s) => ((LOG_LEVELS as readonly string[]).includes(s) ? null : `use one of ${LOG_LEVELS.join(', ')}`)),
+    keepaliveS: int(m.keepaliveS, 'keepalive-s', 25, 1, 3600),
+  }
+}
+
+function defaultName(): string {
+  const n = hostname().toLowerCase().replace(/[^a-z0-9-]/g, '-').replace(/^-+/, '').slice(0, 32)
+  return n || 'p2pd'
+}
+
+function str(v: unknown, key: string, dflt: string, check: (s: string) => string | null): string {
+  if (v === undefined) return dflt
+  if (typeof v !== 'string') throw new ConfigError(key, `expected a string, got ${typeof v}`)
+  const why = check(v)
+  if (why) throw new ConfigError(key, `"${v}": ${why}`)
+  return v
+}
+
+function int(v: unknown, key: string, dflt: number, min: number, max: number): number {
+  if (v === undefined) return dflt
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN
+  if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(key, `"${String(v)}" is not a whole number from ${min} to ${max}`)
+  return n
+}
+
+function list(v: unknown, key: string): string[] {
+  if (v === undefined) return []
+  const arr = Array.isArray(v) ? v : [v]
+  for (const x of arr) if (typeof x !== 'string') throw new ConfigError(key, 'expected HOST:PORT strings')
+  return arr as string[]
+}
+
+function hostPort(v: unknown, key: string, dfltPort?: number): { host: string; port: number } {
+  if (typeof v !== 'string') throw new ConfigError(key, 'expected HOST:PORT')
+  try {
+    const hp = parseHostPort(v, key, dfltPort)
+    if (hp.port === 0) throw new Error(`${key}: port 0 is not allowed here`)
+    return hp
+  } catch (e) {
+    throw new ConfigError(key, (e as Error).message.replace(`${key}: `, ''))
+  }
+}

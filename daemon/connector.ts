@@ -1,0 +1,195 @@
+// Drives punch attempts: one per introduction. Runs the pure punch machine on real timers and
+// the socket, then makes the control stream and runs the Noise handshake over the winning path.
+import type { UDXStream } from 'udx-native'
+import { encodeSigned, verifySigned, type Introduce, type Probe, type ProbeAck } from '../protocol/wire.js'
+import { bytesEqual, keyToHex, type KeyPair } from '../protocol/identity.js'
+import { punchStep, startPunch, type Addr, type PunchAction, type PunchConfig, type PunchEvent, type PunchState } from '../protocol/punch.js'
+import { normalizeHost, formatHostPort } from '../common/lifecycle.js'
+import type { Logger } from '../common/logger.js'
+import { AppError } from '../common/errors.js'
+import type { Endpoint } from './endpoint.js'
+import type { Counters } from './counters.js'
+import { runHandshake, type HandshakeResult } from './handshake.js'
+import type { PunchStage } from './api/types.js'
+
+/** A punched, authenticated path, ready to become a session. */
+export interface Punched {
+  intro: Introduce
+  controlRaw: UDXStream
+  handshake: HandshakeResult
+  initiator: boolean
+  remote: Addr
+  rttMs: number | null
+}
+
+interface Attempt {
+  intro: Introduce
+  nonceHex: string
+  initiator: boolean
+  state: PunchState
+  controlRaw: UDXStream
+  timer: NodeJS.Timeout | null
+  handshaking: boolean
+  settled: boolean
+  resolve: (p: Punched) => void
+  reject: (e: Error) => void
+  progress: (stage: PunchStage, detail: string) => void
+}
+
+const HANDSHAKE_TIMEOUT_MS = 5_000
+// After an attempt ends, keep answering its probes a while: the peer may still need our answers.
+const LINGER_MS = 10_000
+
+/** Runs punch attempts and answers probes. */
+export class Connector {
+  private readonly attempts = new Map<string, Attempt>()
+
+  constructor(
+    private readonly deps: { endpoint: Endpoint; keyPair: KeyPair; punch: PunchConfig; logger: Logger; counters: Counters },
+  ) {}
+
+  /** Whether an attempt with this peer is running. */
+  hasAttempt(peerKeyHex: string): boolean {
+    for (const a of this.attempts.values()) if (!a.settled && keyToHex(a.intro.peerKey) === peerKeyHex) return true
+    return false
+  }
+
+  /** Abandon running attempts with a peer (simultaneous-connect tie-break). */
+  abandon(peerKeyHex: string, reason: string): void {
+    for (const a of this.attempts.values()) if (!a.settled && keyToHex(a.intro.peerKey) === peerKeyHex) this.fail(a, new AppError('PUNCH_TIMEOUT', reason))
+  }
+
+  /** Punch toward the peer of `intro`; initiator = we asked for the introduction. */
+  start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void): Promise<Punched> {
+    const nonceHex = keyToHex(intro.punchNonce)
+    const existing = this.attempts.get(nonceHex)
+    if (existing) return Promise.reject(new AppError('PUNCH_TIMEOUT', 'duplicate introduction'))
+    return new Promise<Punched>((resolve, reject) => {
+      const now = Date.now()
+      const candidates = intro.candidates.map((c) => ({ host: normalizeHost(c.host), port: c.port }))
+      // The responder's control stream connects on the initiator's first packet (Noise follows).
+      const controlRaw: UDXStream = this.deps.endpoint.createStream(initiator ? () => true : (socket, port, host) => this.onFirstPacket(a, socket, port, host))
+      controlRaw.on('error', () => {})
+      const a: Attempt = {
+        intro, nonceHex, initiator, state: startPunch(candidates, now, this.deps.punch), controlRaw, timer: null,
+        handshaking: false, settled: false, resolve, reject, progress,
+      }
+      this.attempts.set(nonceHex, a)
+      progress('probing', `probing ${candidates.length} candidate(s): ${candidates.map((c) => formatHostPort(c.host, c.port)).join(', ')}`)
+      this.step(a, { type: 'tick' })
+    })
+  }
+
+  /** Feed a probe or probe answer (already decoded; `raw` for the signature). */
+  handleProbe(msg: Probe | ProbeAck, raw: Uint8Array, from: Addr): void {
+    const a = this.attempts.get(keyToHex(msg.punchNonce))
+    if (!a) {
+      this.deps.counters.inc('probes_dropped_unknown_nonce')
+      return
+    }
+    if (!bytesEqual(msg.key, a.intro.peerKey) || !verifySigned(raw, a.intro.peerKey)) {
+      this.deps.counters.inc('probes_dropped_bad_signature')
+      return
+    }
+    this.deps.counters.inc(msg.type === 'probe' ? 'probes_received' : 'probe_acks_received')
+    this.step(a, { type: msg.type === 'probe' ? 'probe' : 'ack', from, streamId: msg.streamId, seq: msg.seq })
+  }
+
+  /** Stop everything (daemon shutdown). */
+  stop(): void {
+    for (const a of this.attempts.values()) {
+      if (a.timer) clearTimeout(a.timer)
+      if (!a.settled) this.fail(a, new AppError('PUNCH_TIMEOUT', 'daemon is stopping'))
+    }
+    this.attempts.clear()
+  }
+
+  private step(a: Attempt, event: PunchEvent): void {
+    const { state, actions } = punchStep(a.state, event, Date.now())
+    a.state = state
+    for (const act of actions) this.act(a, act)
+  }
+
+  private act(a: Attempt, act: PunchAction): void {
+    switch (act.type) {
+      case 'send-probe':
+      case 'send-ack': {
+        const type = act.type === 'send-probe' ? 'probe' : 'probeAck'
+        const datagram = encodeSigned(
+          { type, punchNonce: a.intro.punchNonce, key: this.deps.keyPair.publicKey, streamId: a.controlRaw.id, seq: act.seq, addr: { ...act.to, family: 4 }, sig: new Uint8Array(64) },
+          this.deps.keyPair.secretKey,
+        )
+        this.deps.endpoint.send(datagram, act.to)
+        this.deps.counters.inc(type === 'probe' ? 'probes_sent' : 'probe_acks_sent')
+        return
+      }
+      case 'wake-at': {
+        if (a.timer) clearTimeout(a.timer)
+        a.timer = setTimeout(() => this.step(a, { type: 'tick' }), Math.max(0, act.at - Date.now()))
+        return
+      }
+      case 'succeeded': {
+        if (a.timer) clearTimeout(a.timer)
+        a.timer = null
+        a.progress('path', `path up to ${formatHostPort(act.remote.host, act.remote.port)} (rtt ${act.rttMs} ms)`)
+        if (a.initiator && !a.handshaking) {
+          a.handshaking = true
+          a.controlRaw.connect(this.deps.endpoint.socket, act.remoteStreamId, act.remote.port, act.remote.host)
+          void this.handshake(a, act.remote, act.rttMs)
+        }
+        return
+      }
+      case 'failed': {
+        // The responder may still be reached by the initiator's handshake; only the initiator gives up here.
+        if (a.initiator || !a.handshaking) this.fail(a, new AppError('PUNCH_TIMEOUT', `could not punch a path to the peer: ${act.reason}`, 'both daemons must be registered with the same broker; p2pctl status shows it'))
+        return
+      }
+      default: {
+        const never: never = act
+        throw new Error(`unhandled punch action ${(never as { type: string }).type}`)
+      }
+    }
+  }
+
+  private onFirstPacket(a: Attempt, socket: Endpoint['socket'], port: number, host: string): boolean {
+    if (a.settled || a.handshaking || a.state.remoteStreamId === null) return true
+    a.handshaking = true
+    const remote = { host: normalizeHost(host), port }
+    a.controlRaw.connect(socket, a.state.remoteStreamId, port, host)
+    void this.handshake(a, remote, null)
+    return false
+  }
+
+  private async handshake(a: Attempt, remote: Addr, rttMs: number | null): Promise<void> {
+    a.progress('handshake', `Noise handshake with ${formatHostPort(remote.host, remote.port)}`)
+    try {
+      const handshake = await runHandshake({
+        raw: a.controlRaw, initiator: a.initiator, keyPair: this.deps.keyPair, expectedRemote: a.intro.peerKey,
+        prologue: a.intro.punchNonce, timeoutMs: HANDSHAKE_TIMEOUT_MS,
+      })
+      if (a.settled) return
+      a.settled = true
+      this.linger(a)
+      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, rttMs })
+    } catch (err) {
+      this.fail(a, new AppError('PUNCH_TIMEOUT', `path found but the handshake failed: ${(err as Error).message}`))
+    }
+  }
+
+  private fail(a: Attempt, err: Error): void {
+    if (a.settled) return
+    a.settled = true
+    if (a.timer) clearTimeout(a.timer)
+    a.controlRaw.destroy()
+    this.linger(a)
+    a.progress('failed', err.message)
+    a.reject(err)
+  }
+
+  private linger(a: Attempt): void {
+    const t = setTimeout(() => {
+      if (this.attempts.get(a.nonceHex) === a) this.attempts.delete(a.nonceHex)
+    }, LINGER_MS)
+    t.unref()
+  }
+}

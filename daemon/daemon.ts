@@ -1,0 +1,200 @@
+// The daemon: composes the endpoint, brokers, connector, peers, forwards and exposes, and offers
+// them to the control API as DaemonApi.
+import { EventEmitter } from 'node:events'
+import { networkInterfaces } from 'node:os'
+import { keyToHex, type KeyPair } from '../protocol/identity.js'
+import { DEFAULT_PUNCH, type Addr } from '../protocol/punch.js'
+import { formatHostPort } from '../common/lifecycle.js'
+import type { Logger } from '../common/logger.js'
+import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, StatusInfo } from './api/types.js'
+import { BrokerClient } from './broker-client.js'
+import { Connector } from './connector.js'
+import { Counters } from './counters.js'
+import { Endpoint } from './endpoint.js'
+import { Exposes } from './exposes.js'
+import { Forwards } from './forwards.js'
+import { PeerManager } from './peers.js'
+import type { State, StateStore } from './state-store.js'
+
+/** Resolved daemon settings. */
+export interface DaemonOptions {
+  name: string
+  brokers: { host: string; port: number }[]
+  port: number
+  /** Registration refresh / keepalive interval, ms (well inside the NAT's UDP timeout). */
+  keepaliveMs: number
+  version: string
+}
+
+/** The running daemon. */
+export class Daemon implements DaemonApi {
+  readonly counters = new Counters()
+  readonly endpoint: Endpoint
+  private readonly events = new EventEmitter()
+  private readonly brokers: BrokerClient[]
+  private readonly connector: Connector
+  private readonly peerManager: PeerManager
+  private readonly forwardSet: Forwards
+  private readonly exposeSet: Exposes
+  private readonly startedAt = Date.now()
+  private readonly keyHex: string
+
+  constructor(
+    private readonly opts: DaemonOptions,
+    private readonly deps: { keyPair: KeyPair; state: State; store: StateStore; logger: Logger },
+  ) {
+    this.keyHex = keyToHex(deps.keyPair.publicKey)
+    this.events.setMaxListeners(0)
+    const log = deps.logger
+    const save = (): void => void deps.store.save(deps.state).catch((err: unknown) => log.error({ err }, 'could not save state'))
+    const emit = (e: DaemonEvent): void => void this.events.emit('event', e)
+    this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
+    this.connector = new Connector({ endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters })
+    this.exposeSet = new Exposes({ rules: deps.state.exposes, save, peers: () => this.peerManager, selfName: opts.name, emit, logger: log.child({ component: 'exposes' }), counters: this.counters })
+    this.peerManager = new PeerManager({
+      endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, version: opts.version, brokers: () => this.brokers,
+      connector: this.connector, pins: deps.state.peers, savePins: save, onOpen: (s, r) => this.exposeSet.onOpen(s, r), onCheck: (s, r) => this.exposeSet.onCheck(s, r), emit,
+      logger: log.child({ component: 'peers' }), counters: this.counters,
+    })
+    this.forwardSet = new Forwards({ specs: deps.state.forwards, save, peers: () => this.peerManager, emit, logger: log.child({ component: 'forwards' }), counters: this.counters })
+    this.brokers = opts.brokers.map((address) => {
+      const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, hosts: () => this.hostCandidates(), refreshMs: opts.keepaliveMs, logger: log.child({ component: 'broker', broker: formatHostPort(address.host, address.port) }) })
+      b.on('change', (info) => emit({ type: 'broker', broker: info }))
+      b.on('introduce', (intro) => this.peerManager.onIntroduce(intro))
+      return b
+    })
+    this.endpoint.onDatagram((msg, raw, from) => {
+      switch (msg.type) {
+        case 'probe':
+        case 'probeAck':
+          this.connector.handleProbe(msg, raw, from)
+          return
+        case 'registered':
+        case 'introduce':
+        case 'error': {
+          const b = this.brokers.find((x) => x.owns(from))
+          if (b) b.handle(msg)
+          else this.counters.inc('udp_dropped_not_from_broker')
+          return
+        }
+        default:
+          this.counters.inc(`udp_dropped_unexpected_${msg.type}`)
+      }
+    })
+  }
+
+  /** Bind the socket, register with brokers, restore forwards. */
+  async start(): Promise<void> {
+    this.endpoint.bind(this.opts.port)
+    for (const b of this.brokers) b.start()
+    await this.forwardSet.restore()
+  }
+
+  /** Stop everything; resolves when sockets are closed. */
+  async stop(): Promise<void> {
+    for (const b of this.brokers) b.stop()
+    this.connector.stop()
+    await this.forwardSet.closeAll()
+    this.peerManager.closeAll()
+    await Promise.race([this.endpoint.close(), new Promise((r) => setTimeout(r, 1000).unref())])
+  }
+
+  status(): StatusInfo {
+    const publicAddresses = [...new Set(this.brokers.map((b) => b.info().publicAddress).filter((a): a is string => a !== null))]
+    return {
+      name: this.opts.name, key: this.keyHex, version: this.opts.version, uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
+      brokers: this.brokers.map((b) => b.info()),
+      nat: { mapping: this.natMapping(), publicAddresses },
+      interfaces: this.interfaces(), peers: this.peers(), forwards: this.forwards(),
+    }
+  }
+
+  id(): { name: string; key: string } {
+    return { name: this.opts.name, key: this.keyHex }
+  }
+
+  interfaces(): InterfaceInfo[] {
+    const port = this.endpoint.address().port
+    const pub = this.brokers.map((b) => b.info().publicAddress).find((a) => a !== null) ?? null
+    const out: InterfaceInfo[] = []
+    for (const [name, addrs] of Object.entries(networkInterfaces())) {
+      for (const a of addrs ?? []) {
+        if (a.family !== 'IPv4') continue
+        out.push({ name, address: a.address, endpoint: formatHostPort(a.address, port), public: a.internal ? null : pub, inUse: true })
+      }
+    }
+    return out
+  }
+
+  peers(): PeerInfo[] {
+    return this.peerManager.list()
+  }
+
+  addPeer(name: string, key: string): PeerInfo {
+    return this.peerManager.add(name, key)
+  }
+
+  removePeer(peer: string): void {
+    this.peerManager.remove(peer)
+  }
+
+  async connect(peer: string): Promise<PeerInfo> {
+    const s = await this.peerManager.connect(peer)
+    return this.peerManager.info(s.remoteKeyHex)
+  }
+
+  async ping(peer: string): Promise<{ rttMs: number; path: NonNullable<PeerInfo['path']> }> {
+    const s = await this.peerManager.session(peer)
+    const rttMs = await s.ping()
+    const info = this.peerManager.info(s.remoteKeyHex)
+    return { rttMs: Math.round(rttMs * 1000) / 1000, path: info.path! }
+  }
+
+  addForward(req: AddForwardRequest): Promise<ForwardInfo> {
+    return this.forwardSet.add(req)
+  }
+
+  forwards(): ForwardInfo[] {
+    return this.forwardSet.list()
+  }
+
+  removeForward(idOrPort: string): Promise<void> {
+    return this.forwardSet.remove(idOrPort)
+  }
+
+  addExpose(req: AddExposeRequest): ExposeInfo {
+    return this.exposeSet.add(req)
+  }
+
+  exposes(): ExposeInfo[] {
+    return this.exposeSet.list()
+  }
+
+  removeExpose(id: string): void {
+    this.exposeSet.remove(id)
+  }
+
+  subscribe(listener: (event: DaemonEvent) => void): () => void {
+    this.events.on('event', listener)
+    return () => this.events.off('event', listener)
+  }
+
+  /** Our interface addresses with our port: host candidates for the brokers to pass on. */
+  private hostCandidates(): Addr[] {
+    const port = this.endpoint.address().port
+    const out: Addr[] = []
+    for (const addrs of Object.values(networkInterfaces())) {
+      for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port })
+    }
+    return out.slice(0, 15)
+  }
+
+  private natMapping(): StatusInfo['nat']['mapping'] {
+    const seen = this.brokers.map((b) => b.observed()).filter((a): a is Addr => a !== null)
+    if (seen.length === 0) return 'unknown'
+    const local = this.hostCandidates()
+    if (seen.every((s) => local.some((l) => l.host === s.host && l.port === s.port)) || seen.every((s) => s.host.startsWith('127.'))) return 'none'
+    if (seen.length < 2) return 'unknown'
+    return seen.every((s) => s.port === seen[0]!.port && s.host === seen[0]!.host) ? 'endpoint-independent' : 'endpoint-dependent'
+  }
+}

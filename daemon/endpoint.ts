@@ -1,0 +1,85 @@
+// One UDX socket: broker traffic, punch probes and every UDX stream share it, so the broker sees
+// exactly the NAT mapping peers will use. Our datagrams start with 0x50; UDX's own with 0xff.
+import UDX, { type UDXSocket, type UDXStream } from 'udx-native'
+import { decodeMessage, type WireMessage } from '../protocol/wire.js'
+import { ProtocolError } from '../protocol/errors.js'
+import { normalizeHost } from '../common/lifecycle.js'
+import type { Logger } from '../common/logger.js'
+import type { Counters } from './counters.js'
+import type { Addr } from '../protocol/punch.js'
+
+/** Handler for a decoded datagram; `raw` is kept for signature checks. */
+export type DatagramHandler = (msg: WireMessage, raw: Uint8Array, from: Addr) => void
+
+/** The daemon's UDP endpoint. */
+export class Endpoint {
+  readonly udx: UDX
+  readonly socket: UDXSocket
+  private handler: DatagramHandler = () => {}
+  private nextStreamId = 1
+
+  constructor(private readonly deps: { logger: Logger; counters: Counters; udx?: UDX }) {
+    this.udx = deps.udx ?? new UDX()
+    this.socket = this.udx.createSocket()
+    this.socket.on('error', (err) => deps.logger.warn({ err }, 'udp socket error'))
+    this.socket.on('message', (buf, rinfo) => this.onMessage(buf, rinfo))
+  }
+
+  /** Bind on all IPv4 addresses (port 0 = any). */
+  bind(port: number, host = '0.0.0.0'): void {
+    this.socket.bind(port, host)
+  }
+
+  /** The bound local address. */
+  address(): Addr {
+    const a = this.socket.address()
+    return { host: a.host, port: a.port }
+  }
+
+  /** Set where decoded datagrams go. */
+  onDatagram(handler: DatagramHandler): void {
+    this.handler = handler
+  }
+
+  /** Send one datagram; failures are counted, never thrown. */
+  send(buf: Uint8Array, to: Addr): void {
+    this.deps.counters.inc('udp_datagrams_sent')
+    try {
+      this.socket.trySend(buf, to.port, to.host)
+    } catch (err) {
+      this.deps.counters.inc('udp_send_errors')
+      this.deps.logger.debug({ err, to }, 'send failed')
+    }
+  }
+
+  /** A new UDX stream with a fresh local id (ids are never reused within this process). */
+  createStream(firewall?: (socket: UDXSocket, port: number, host: string) => boolean): UDXStream {
+    const id = this.nextStreamId
+    this.nextStreamId = this.nextStreamId >= 0xfffffff0 ? 1 : this.nextStreamId + 1
+    return this.udx.createStream(id, firewall ? { firewall } : {})
+  }
+
+  /** Close the socket (streams must be gone first for UDX to close it). */
+  async close(): Promise<void> {
+    await this.socket.close()
+  }
+
+  private onMessage(buf: Buffer, rinfo: { host: string; port: number }): void {
+    this.deps.counters.inc('udp_datagrams_received')
+    let msg: WireMessage
+    try {
+      msg = decodeMessage(buf)
+    } catch (err) {
+      const reason = err instanceof ProtocolError ? err.code : 'UNKNOWN'
+      this.deps.counters.inc(`udp_dropped_${reason.toLowerCase()}`)
+      return
+    }
+    try {
+      this.handler(msg, buf, { host: normalizeHost(rinfo.host), port: rinfo.port })
+    } catch (err) {
+      // The network never crashes the daemon: a handler bug costs one datagram, and is logged.
+      this.deps.counters.inc('udp_handler_errors')
+      this.deps.logger.error({ err, type: msg.type }, 'datagram handler failed')
+    }
+  }
+}

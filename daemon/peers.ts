@@ -1,0 +1,285 @@
+// Peers: names pinned to keys, connect orchestration (broker introduction, punch, handshake) and
+// the live sessions. A key that differs from the pinned one is a hard error, never a silent switch.
+import { keyFromHex, keyToHex, type KeyPair } from '../protocol/identity.js'
+import type { Introduce } from '../protocol/wire.js'
+import { AppError } from '../common/errors.js'
+import { formatHostPort } from '../common/lifecycle.js'
+import type { Logger } from '../common/logger.js'
+import type { BrokerClient } from './broker-client.js'
+import type { Connector, Punched } from './connector.js'
+import type { Endpoint } from './endpoint.js'
+import type { Counters } from './counters.js'
+import { PeerSession, type CheckHandler, type OpenHandler } from './session.js'
+import type { PinnedPeer } from './state-store.js'
+import type { DaemonEvent, PeerInfo, PunchStage } from './api/types.js'
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
+
+interface PeerEntry {
+  key: string
+  /** Name the peer's broker registration carries (shown when we have no pin). */
+  seenName: string | null
+  state: PeerInfo['state']
+  lastError: { code: string; message: string } | null
+  session: PeerSession | null
+  connecting: Promise<PeerSession> | null
+  /** The attempt the peer started, when both sides asked at once and we yielded to it. */
+  incoming: Promise<PeerSession> | null
+}
+
+/** Dependencies of the peer manager. */
+export interface PeerManagerDeps {
+  endpoint: Endpoint
+  keyPair: KeyPair
+  name: string
+  version: string
+  brokers: () => BrokerClient[]
+  connector: Connector
+  pins: PinnedPeer[]
+  savePins: () => void
+  onOpen: OpenHandler
+  onCheck: CheckHandler
+  emit: (e: DaemonEvent) => void
+  logger: Logger
+  counters: Counters
+}
+
+/** Owns pins, peer states and sessions. */
+export class PeerManager {
+  private readonly entries = new Map<string, PeerEntry>()
+  private readonly selfKey: string
+
+  constructor(private readonly deps: PeerManagerDeps) {
+    this.selfKey = keyToHex(deps.keyPair.publicKey)
+  }
+
+  /** Every peer we know: pinned or seen. */
+  list(): PeerInfo[] {
+    const keys = new Set<string>([...this.deps.pins.map((p) => p.key), ...this.entries.keys()])
+    return [...keys].map((k) => this.info(k))
+  }
+
+  /** The display name for a key: pinned name, else the broker name, else null. */
+  nameOf(key: string): string | null {
+    return this.deps.pins.find((p) => p.key === key)?.name ?? this.entries.get(key)?.seenName ?? null
+  }
+
+  /** A label for messages: the name, else a short key. */
+  label(key: string): string {
+    return this.nameOf(key) ?? `${key.slice(0, 12)}…`
+  }
+
+  /** Resolve a name or hex key to a key, if we know it. */
+  resolveKnown(spec: string): string | null {
+    const fromHex = keyFromHex(spec)
+    if (fromHex) return spec.toLowerCase()
+    return this.deps.pins.find((p) => p.name === spec)?.key ?? null
+  }
+
+  /** Pin a name to a key (`p2pctl peer add`). */
+  add(name: string, key: string): PeerInfo {
+    if (!NAME_RE.test(name)) throw new AppError('BAD_REQUEST', `"${name}" is not a valid peer name`, 'names are 1-32 characters: lowercase letters, digits and "-", starting with a letter or digit')
+    if (!keyFromHex(key)) throw new AppError('BAD_REQUEST', 'the key must be 64 hex characters', 'on the peer run: p2pctl id')
+    key = key.toLowerCase()
+    if (key === this.selfKey) throw new AppError('BAD_REQUEST', 'that is this daemon\'s own key')
+    const existing = this.deps.pins.find((p) => p.name === name)
+    if (existing && existing.key !== key) throw new AppError('PEER_NAME_TAKEN', `the name ${name} is already pinned to another key (${existing.key.slice(0, 16)}…)`, `to replace it run: p2pctl peer remove ${name}`)
+    const other = this.deps.pins.find((p) => p.key === key && p.name !== name)
+    if (other) throw new AppError('PEER_NAME_TAKEN', `that key is already pinned as ${other.name}`, `to rename it run: p2pctl peer remove ${other.name}`)
+    if (!existing) {
+      this.deps.pins.push({ name, key, origin: 'user' })
+      this.deps.savePins()
+    }
+    return this.info(key)
+  }
+
+  /** Forget a pin (and close its session). */
+  remove(spec: string): void {
+    const key = this.resolveKnown(spec)
+    const i = this.deps.pins.findIndex((p) => p.name === spec || p.key === key)
+    if (i < 0 && (key === null || !this.entries.has(key))) throw new AppError('PEER_UNKNOWN', `no peer ${spec}`, 'list peers with: p2pctl peers')
+    if (i >= 0) {
+      this.deps.pins.splice(i, 1)
+      this.deps.savePins()
+    }
+    if (key) {
+      this.entries.get(key)?.session?.close('peer removed')
+      this.entries.delete(key)
+    }
+  }
+
+  /** The live session with `spec`, connecting first when needed. */
+  async session(spec: string): Promise<PeerSession> {
+    const key = this.resolveKnown(spec)
+    const live = key ? this.entries.get(key)?.session : null
+    if (live && live.alive) return live
+    return this.connect(spec)
+  }
+
+  /** Connect (or join the running attempt) and return the session. */
+  async connect(spec: string): Promise<PeerSession> {
+    const fromHex = keyFromHex(spec)
+    if (!fromHex && !NAME_RE.test(spec)) throw new AppError('BAD_REQUEST', `"${spec}" is neither a peer name nor a 64-hex-character key`, 'list peers with: p2pctl peers')
+    const pin = this.deps.pins.find((p) => p.name === spec || p.key === spec.toLowerCase())
+    const key = fromHex ? spec.toLowerCase() : pin?.key ?? null
+    if (key === this.selfKey) throw new AppError('BAD_REQUEST', 'that is this daemon\'s own key')
+    if (key) {
+      const e = this.entry(key)
+      if (e.session?.alive) return e.session
+      if (e.connecting) return e.connecting
+    }
+    // A user pin is an alias: ask for the key. A TOFU pin or a bare name: ask by name and check.
+    const byName = !fromHex && (pin === undefined || pin.origin === 'tofu')
+    const target = byName ? spec : keyFromHex(key!)!
+    const label = key ? this.label(key) : spec
+    const progress = (k: string | null, stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: k ?? spec, stage, detail })
+
+    const attempt = (async (): Promise<PeerSession> => {
+      const broker = this.deps.brokers().find((b) => b.registered)
+      if (!broker) {
+        throw new AppError('NO_BROKER', 'not registered with any broker', this.deps.brokers().length === 0 ? 'start p2pd with --broker HOST:PORT' : 'check the brokers: p2pctl status')
+      }
+      progress(key, 'lookup', `asking broker ${broker.info().address} to introduce ${label}`)
+      const intro = await broker.connect(target).catch((err: unknown) => {
+        if (!key && (err as AppError).code === 'PEER_OFFLINE') {
+          throw new AppError('PEER_UNKNOWN', `unknown peer ${spec}: no peer of that name is pinned here or registered with broker ${broker.info().address}`, `check the name (p2pctl peers), or pin its key: p2pctl peer add ${spec} KEY`)
+        }
+        throw err
+      })
+      const introKey = keyToHex(intro.peerKey)
+      if (pin && pin.key !== introKey) {
+        throw new AppError('PEER_KEY_CHANGED', `${pin.name}'s key has changed: pinned ${pin.key.slice(0, 16)}…, the broker now introduces ${introKey.slice(0, 16)}…; refusing to connect`, `if ${pin.name} really has a new key, run: p2pctl peer remove ${pin.name}, then connect again`)
+      }
+      if (introKey === this.selfKey) throw new AppError('BAD_REQUEST', `${spec} is this daemon itself`)
+      const e = this.entry(introKey)
+      if (e.session?.alive) return e.session
+      e.seenName = intro.peerName || e.seenName
+      if (!key && e.connecting) return e.connecting
+      this.setState(e, 'connecting', 'connect requested')
+      progress(introKey, 'introduced', `introduced to ${intro.peerName || introKey.slice(0, 12)} with ${intro.candidates.length} candidate(s)`)
+      let punched: Punched
+      try {
+        punched = await this.deps.connector.start(intro, true, (stage, detail) => progress(introKey, stage, detail))
+      } catch (err) {
+        // We yielded to the peer's own simultaneous attempt: its session is ours too.
+        if (e.incoming) return e.incoming
+        throw err
+      }
+      return this.adopt(punched)
+    })()
+    const tracked = attempt.catch((err: unknown) => {
+      const k = key ?? null
+      if (k) {
+        const e = this.entry(k)
+        e.lastError = { code: (err as AppError).code ?? 'INTERNAL', message: (err as Error).message }
+        if (!e.session?.alive) this.setState(e, 'failed', (err as Error).message)
+      }
+      progress(k, 'failed', (err as Error).message)
+      throw err
+    })
+    if (key) {
+      const e = this.entry(key)
+      e.connecting = tracked
+      void tracked.catch(() => {}).finally(() => {
+        if (e.connecting === tracked) e.connecting = null
+      })
+    }
+    return tracked
+  }
+
+  /** An introduction where the other side asked: punch as responder. */
+  onIntroduce(intro: Introduce): void {
+    const key = keyToHex(intro.peerKey)
+    if (key === this.selfKey) return
+    const namePin = intro.peerName ? this.deps.pins.find((p) => p.name === intro.peerName) : undefined
+    const e = this.entry(key)
+    if (namePin && namePin.key !== key) this.deps.logger.warn({ name: intro.peerName, key }, 'peer claims a name pinned to another key; showing its key instead')
+    else if (intro.peerName) e.seenName = intro.peerName
+    // Both sides asked at once: the side with the smaller key answers, the other keeps asking.
+    const simultaneous = this.deps.connector.hasAttempt(key)
+    if (simultaneous && this.selfKey > key) return
+    this.setState(e, 'connecting', 'peer asked to connect')
+    const progress = (stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: key, stage, detail })
+    const attempt = this.deps.connector.start(intro, false, progress).then((p) => this.adopt(p))
+    e.incoming = attempt
+    void attempt.catch(() => {}).finally(() => {
+      if (e.incoming === attempt) e.incoming = null
+    })
+    if (simultaneous) this.deps.connector.abandon(key, 'the peer is connecting to us at the same time')
+    if (!e.connecting) {
+      e.connecting = attempt
+      void attempt.catch(() => {}).finally(() => {
+        if (e.connecting === attempt) e.connecting = null
+      })
+    }
+    attempt.catch((err: Error) => {
+      if (!e.session?.alive) {
+        e.lastError = { code: (err as AppError).code ?? 'INTERNAL', message: err.message }
+        this.setState(e, 'failed', err.message)
+      }
+    })
+  }
+
+  /** Close every session. */
+  closeAll(): void {
+    for (const e of this.entries.values()) e.session?.close('daemon stopping')
+  }
+
+  /** Info for one key. */
+  info(key: string): PeerInfo {
+    const e = this.entries.get(key)
+    const s = e?.session?.alive ? e.session : null
+    return {
+      name: this.nameOf(key),
+      key,
+      state: e?.state ?? 'idle',
+      path: s ? { kind: 'direct', proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port), rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 1000) / 1000 } : null,
+      lastError: e?.lastError ?? null,
+    }
+  }
+
+  private adopt(p: Punched): PeerSession {
+    const key = keyToHex(p.intro.peerKey)
+    const e = this.entry(key)
+    // First contact through a broker name pins it (TOFU), unless the user pinned the key already.
+    const name = p.intro.peerName
+    if (name && !this.deps.pins.some((x) => x.key === key) && !this.deps.pins.some((x) => x.name === name)) {
+      this.deps.pins.push({ name, key, origin: 'tofu' })
+      this.deps.savePins()
+    }
+    const session = new PeerSession({
+      endpoint: this.deps.endpoint, controlRaw: p.controlRaw,
+      keys: { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator },
+      publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, rttMs: p.rttMs,
+      leftover: p.handshake.leftover, selfName: this.deps.name, version: this.deps.version, onOpen: this.deps.onOpen, onCheck: this.deps.onCheck,
+      logger: this.deps.logger, counters: this.deps.counters,
+    })
+    const old = e.session
+    e.session = session
+    e.lastError = null
+    if (old && old !== session) old.close('replaced by a new session')
+    session.on('close', (reason: string) => {
+      if (e.session !== session) return
+      e.session = null
+      this.setState(e, 'idle', `session closed: ${reason}`)
+    })
+    this.deps.counters.inc('sessions_established')
+    this.setState(e, 'connected', `path ${formatHostPort(p.remote.host, p.remote.port)}`)
+    this.deps.emit({ type: 'punch', peer: key, stage: 'connected', detail: `connected to ${this.label(key)} via ${formatHostPort(p.remote.host, p.remote.port)}` })
+    return session
+  }
+
+  private entry(key: string): PeerEntry {
+    let e = this.entries.get(key)
+    if (!e) {
+      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, incoming: null }
+      this.entries.set(key, e)
+    }
+    return e
+  }
+
+  private setState(e: PeerEntry, state: PeerInfo['state'], reason: string): void {
+    e.state = state
+    this.deps.emit({ type: 'peer', peer: this.info(e.key), reason })
+  }
+}

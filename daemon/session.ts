@@ -1,0 +1,291 @@
+// One authenticated session with a peer: the encrypted control stream, and the per-connection
+// streams opened over it (each its own UDX stream, keys derived from the session's).
+import { EventEmitter } from 'node:events'
+import NoiseSecretStream from '@hyperswarm/secret-stream'
+import type { UDXStream } from 'udx-native'
+import { decodeControl, encodeControl, type Check, type ControlMessage, type Open, type OpenFailCode } from '../protocol/control.js'
+import { ProtocolError } from '../protocol/errors.js'
+import { deriveStreamKeys, type SessionKeys } from '../protocol/stream-keys.js'
+import { keyToHex } from '../protocol/identity.js'
+import { sameAddr, type Addr } from '../protocol/punch.js'
+import { AppError } from '../common/errors.js'
+import { normalizeHost } from '../common/lifecycle.js'
+import type { Logger } from '../common/logger.js'
+import type { Endpoint } from './endpoint.js'
+import type { Counters } from './counters.js'
+
+/** What the acceptor decides about an open request. */
+export type OpenDecision =
+  | { ok: true; attach: (stream: NoiseSecretStream) => void }
+  | { ok: false; code: OpenFailCode; message: string; hint: string }
+
+/** Decides a check from the peer: the expose rules alone. */
+export type CheckHandler = (session: PeerSession, req: Check) => Promise<{ ok: true } | { ok: false; code: OpenFailCode; message: string; hint: string }>
+
+/** Decides open requests from the peer (expose rules, then dial). */
+export type OpenHandler = (session: PeerSession, req: Open) => Promise<OpenDecision>
+
+const OPEN_TIMEOUT_MS = 5_000
+const PING_TIMEOUT_MS = 5_000
+const KEEPALIVE_MS = 5_000
+const SESSION_TIMEOUT_MS = 20_000
+
+/** A live session; emits 'close' once. */
+export class PeerSession extends EventEmitter {
+  readonly remoteKey: Uint8Array
+  readonly remoteKeyHex: string
+  readonly initiator: boolean
+  readonly startedAt = Date.now()
+  remote: Addr
+  rttMs: number | null
+  remoteName = ''
+  private readonly control: NoiseSecretStream
+  private readonly streams = new Set<NoiseSecretStream>()
+  private readonly pendingOpens = new Map<number, { raw: UDXStream; resolve: (s: NoiseSecretStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  private readonly pendingPings = new Map<number, { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  private readonly pendingChecks = new Map<number, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  // Check ids live in the upper half so they never meet a stream id (stream ids count up from 1).
+  private checkId = 0x80000000
+  private pingId = 0
+  private closed = false
+
+  constructor(
+    private readonly opts: {
+      endpoint: Endpoint
+      controlRaw: UDXStream
+      keys: SessionKeys
+      publicKey: Uint8Array
+      remoteKey: Uint8Array
+      remote: Addr
+      rttMs: number | null
+      leftover: Buffer | null
+      selfName: string
+      version: string
+      onOpen: OpenHandler
+      onCheck: CheckHandler
+      logger: Logger
+      counters: Counters
+    },
+  ) {
+    super()
+    this.remoteKey = opts.remoteKey
+    this.remoteKeyHex = keyToHex(opts.remoteKey)
+    this.initiator = opts.keys.initiator
+    this.remote = opts.remote
+    this.rttMs = opts.rttMs
+    const k = deriveStreamKeys(opts.keys, 0, true)
+    this.control = new NoiseSecretStream(this.initiator, opts.controlRaw, {
+      handshake: { ...k, publicKey: opts.publicKey, remotePublicKey: opts.remoteKey },
+      ...(opts.leftover ? { data: opts.leftover } : {}),
+    } as ConstructorParameters<typeof NoiseSecretStream>[2])
+    this.control.setKeepAlive(KEEPALIVE_MS)
+    this.control.setTimeout(SESSION_TIMEOUT_MS)
+    this.control.on('data', (buf: Buffer) => this.onControl(buf))
+    this.control.on('error', (err: Error) => opts.logger.debug({ err }, 'control stream error'))
+    this.control.on('close', () => this.close('control stream closed'))
+    this.send({ type: 'hello', name: opts.selfName, version: opts.version })
+  }
+
+  /** The local endpoint address, for display. */
+  get local(): Addr {
+    return this.opts.endpoint.address()
+  }
+
+  /** Whether the session is usable. */
+  get alive(): boolean {
+    return !this.closed
+  }
+
+  /** Open a connection to `host:port` on the peer's side. One control round trip, no handshake. */
+  open(proto: 'tcp' | 'udp', host: string, port: number): Promise<NoiseSecretStream> {
+    if (this.closed) return Promise.reject(new AppError('SESSION_LOST', 'the session with the peer is closed', 'retry; p2pd reconnects on demand'))
+    // Until the peer answers, drop whatever arrives on the stream (it cannot be from the peer yet).
+    const raw = this.opts.endpoint.createStream(() => true)
+    raw.on('error', () => {})
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingOpens.delete(raw.id)
+        raw.destroy()
+        reject(new AppError('SESSION_LOST', `the peer did not answer an open request in ${OPEN_TIMEOUT_MS / 1000} s`))
+        // A peer that stops answering (restarted, or the path died) gets a fresh session next time.
+        this.close('the peer stopped answering')
+      }, OPEN_TIMEOUT_MS)
+      this.pendingOpens.set(raw.id, { raw, resolve, reject, timer })
+      this.send({ type: 'open', connId: raw.id, proto, host, port })
+    })
+  }
+
+  /** Ask whether an open of host:port would be allowed (expose rules only; nothing is dialled). */
+  check(proto: 'tcp' | 'udp', host: string, port: number): Promise<void> {
+    if (this.closed) return Promise.reject(new AppError('SESSION_LOST', 'the session with the peer is closed'))
+    const connId = (this.checkId = this.checkId >= 0xfffffff0 ? 0x80000000 : this.checkId + 1)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingChecks.delete(connId)
+        reject(new AppError('SESSION_LOST', `the peer did not answer in ${OPEN_TIMEOUT_MS / 1000} s`))
+      }, OPEN_TIMEOUT_MS)
+      this.pendingChecks.set(connId, { resolve, reject, timer })
+      this.send({ type: 'check', connId, proto, host, port })
+    })
+  }
+
+  /** Round trip over the control stream, ms. */
+  ping(): Promise<number> {
+    if (this.closed) return Promise.reject(new AppError('SESSION_LOST', 'the session with the peer is closed'))
+    const id = (this.pingId = (this.pingId + 1) >>> 0)
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pendingPings.delete(id)
+        reject(new AppError('SESSION_LOST', `no answer to ping in ${PING_TIMEOUT_MS / 1000} s`))
+      }, PING_TIMEOUT_MS)
+      this.pendingPings.set(id, { sentAt: performance.now(), resolve, reject, timer })
+      this.send({ type: 'ping', id })
+    })
+  }
+
+  /** Tear down the session and every stream on it. */
+  close(reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.opts.logger.info({ peer: this.remoteKeyHex.slice(0, 16), reason }, 'session closed')
+    for (const p of this.pendingOpens.values()) {
+      clearTimeout(p.timer)
+      p.raw.destroy()
+      p.reject(new AppError('SESSION_LOST', `session with the peer closed: ${reason}`))
+    }
+    this.pendingOpens.clear()
+    for (const p of this.pendingChecks.values()) {
+      clearTimeout(p.timer)
+      p.reject(new AppError('SESSION_LOST', `session with the peer closed: ${reason}`))
+    }
+    this.pendingChecks.clear()
+    for (const p of this.pendingPings.values()) {
+      clearTimeout(p.timer)
+      p.reject(new AppError('SESSION_LOST', `session with the peer closed: ${reason}`))
+    }
+    this.pendingPings.clear()
+    for (const s of this.streams) s.destroy()
+    this.control.destroy()
+    this.emit('close', reason)
+  }
+
+  private send(msg: ControlMessage): void {
+    if (!this.closed) this.control.write(encodeControl(msg))
+  }
+
+  private onControl(buf: Buffer): void {
+    let msg: ControlMessage
+    try {
+      msg = decodeControl(buf)
+    } catch (err) {
+      this.opts.counters.inc(`control_dropped_${err instanceof ProtocolError ? err.code.toLowerCase() : 'unknown'}`)
+      return
+    }
+    switch (msg.type) {
+      case 'hello':
+        this.remoteName = msg.name
+        this.emit('hello', msg)
+        return
+      case 'ping':
+        this.send({ type: 'pong', id: msg.id })
+        return
+      case 'pong': {
+        const p = this.pendingPings.get(msg.id)
+        if (!p) return
+        this.pendingPings.delete(msg.id)
+        clearTimeout(p.timer)
+        const ms = performance.now() - p.sentAt
+        this.rttMs = this.rttMs === null ? ms : this.rttMs * 0.75 + ms * 0.25
+        p.resolve(ms)
+        return
+      }
+      case 'open':
+        void this.onOpen(msg)
+        return
+      case 'check':
+        void this.onCheck(msg)
+        return
+      case 'openOk': {
+        const c = this.pendingChecks.get(msg.connId)
+        if (c) {
+          this.pendingChecks.delete(msg.connId)
+          clearTimeout(c.timer)
+          c.resolve()
+          return
+        }
+        const p = this.pendingOpens.get(msg.connId)
+        if (!p) return
+        this.pendingOpens.delete(msg.connId)
+        clearTimeout(p.timer)
+        p.raw.connect(this.opts.endpoint.socket, msg.streamId, this.remote.port, this.remote.host)
+        p.resolve(this.secure(p.raw, msg.connId, true))
+        return
+      }
+      case 'openFail': {
+        const err = new AppError(msg.code === 'NOT_EXPOSED' ? 'NOT_EXPOSED' : msg.code === 'TARGET_REFUSED' ? 'TARGET_REFUSED' : 'BAD_REQUEST', msg.message, msg.hint || undefined)
+        const c = this.pendingChecks.get(msg.connId)
+        if (c) {
+          this.pendingChecks.delete(msg.connId)
+          clearTimeout(c.timer)
+          c.reject(err)
+          return
+        }
+        const p = this.pendingOpens.get(msg.connId)
+        if (!p) return
+        this.pendingOpens.delete(msg.connId)
+        clearTimeout(p.timer)
+        p.raw.destroy()
+        p.reject(err)
+        return
+      }
+      default: {
+        const never: never = msg
+        this.opts.counters.inc(`control_unhandled_${(never as { type: string }).type}`)
+      }
+    }
+  }
+
+  private async onCheck(req: Check): Promise<void> {
+    const d = await this.opts.onCheck(this, req).catch((err: Error) => ({ ok: false as const, code: 'BAD_REQUEST' as const, message: err.message, hint: '' }))
+    if (this.closed) return
+    if (d.ok) this.send({ type: 'openOk', connId: req.connId, streamId: 0 })
+    else this.send({ type: 'openFail', connId: req.connId, code: d.code, message: d.message.slice(0, 200), hint: d.hint.slice(0, 200) })
+  }
+
+  private async onOpen(req: Open): Promise<void> {
+    let decision: OpenDecision
+    try {
+      decision = await this.opts.onOpen(this, req)
+    } catch (err) {
+      decision = { ok: false, code: 'TARGET_REFUSED', message: (err as Error).message, hint: '' }
+    }
+    if (this.closed) return
+    if (!decision.ok) {
+      this.send({ type: 'openFail', connId: req.connId, code: decision.code, message: decision.message.slice(0, 200), hint: decision.hint.slice(0, 200) })
+      return
+    }
+    const { attach } = decision
+    // We connect on the opener's first packet, and only from the session's path: until then we
+    // send nothing, so the opener never sees data before it knows our stream id.
+    const raw: UDXStream = this.opts.endpoint.createStream((socket, port, host) => {
+      if (!sameAddr({ host: normalizeHost(host), port }, this.remote)) return true
+      raw.connect(socket, req.connId, port, host)
+      attach(this.secure(raw, req.connId, false))
+      return false
+    })
+    raw.on('error', () => {})
+    this.send({ type: 'openOk', connId: req.connId, streamId: raw.id })
+  }
+
+  private secure(raw: UDXStream, connId: number, isOpener: boolean): NoiseSecretStream {
+    // Both sides agree on whether the opener was the session's Noise initiator.
+    const openerIsInitiator = isOpener ? this.initiator : !this.initiator
+    const k = deriveStreamKeys(this.opts.keys, connId, openerIsInitiator)
+    const s = new NoiseSecretStream(isOpener, raw, {
+      handshake: { ...k, publicKey: this.opts.publicKey, remotePublicKey: this.remoteKey },
+    })
+    this.streams.add(s)
+    s.on('close', () => this.streams.delete(s))
+    return s
+  }
+}

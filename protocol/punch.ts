@@ -1,0 +1,129 @@
+// The punch state machine: probe every candidate pair of one introduction until a probe is
+// answered. Pure: fed events and the time, returns actions for the driver to carry out.
+
+/** A transport address. */
+export interface Addr { host: string; port: number }
+
+/** Tunables; defaults suit home NATs. */
+export interface PunchConfig {
+  /** Pause between probe rounds. */
+  intervalMs: number
+  /** Give up after this long without an answered probe. */
+  timeoutMs: number
+  /** Most candidates kept (announced plus peer-reflexive). */
+  maxCandidates: number
+}
+
+/** Default tunables. */
+export const DEFAULT_PUNCH: PunchConfig = { intervalMs: 100, timeoutMs: 10_000, maxCandidates: 24 }
+
+/** State of one punch attempt. */
+export interface PunchState {
+  phase: 'probing' | 'succeeded' | 'failed'
+  config: PunchConfig
+  deadline: number
+  nextRoundAt: number
+  candidates: Addr[]
+  seq: number
+  /** Probes in flight, for matching answers and measuring RTT. Bounded. */
+  inflight: { seq: number; to: Addr; sentAt: number }[]
+  /** The peer's control stream id, learned from its probes or answers. */
+  remoteStreamId: number | null
+  rounds: number
+}
+
+/** Inputs to the machine. */
+export type PunchEvent =
+  | { type: 'tick' }
+  | { type: 'probe'; from: Addr; streamId: number; seq: number }
+  | { type: 'ack'; from: Addr; streamId: number; seq: number }
+
+/** Outputs for the driver. */
+export type PunchAction =
+  | { type: 'send-probe'; to: Addr; seq: number }
+  | { type: 'send-ack'; to: Addr; seq: number }
+  | { type: 'succeeded'; remote: Addr; remoteStreamId: number; rttMs: number }
+  | { type: 'failed'; reason: string }
+  | { type: 'wake-at'; at: number }
+
+const MAX_INFLIGHT = 256
+
+/** Start an attempt toward `candidates` (deduplicated, truncated to maxCandidates). */
+export function startPunch(candidates: Addr[], now: number, config: PunchConfig = DEFAULT_PUNCH): PunchState {
+  const unique: Addr[] = []
+  for (const c of candidates) if (!unique.some((u) => sameAddr(u, c))) unique.push(c)
+  return {
+    phase: 'probing',
+    config,
+    deadline: now + config.timeoutMs,
+    nextRoundAt: now,
+    candidates: unique.slice(0, config.maxCandidates),
+    seq: 0,
+    inflight: [],
+    remoteStreamId: null,
+    rounds: 0,
+  }
+}
+
+/** Advance the machine by one event. Returns the new state and what to do. */
+export function punchStep(state: PunchState, event: PunchEvent, now: number): { state: PunchState; actions: PunchAction[] } {
+  const actions: PunchAction[] = []
+  let s = state
+  switch (event.type) {
+    case 'tick': {
+      if (s.phase !== 'probing') break
+      if (now >= s.deadline) {
+        s = { ...s, phase: 'failed' }
+        actions.push({ type: 'failed', reason: `no answer from ${s.candidates.length} candidate(s) in ${s.config.timeoutMs} ms` })
+        break
+      }
+      if (now >= s.nextRoundAt) {
+        const inflight = [...s.inflight]
+        let seq = s.seq
+        for (const to of s.candidates) {
+          seq = (seq + 1) >>> 0
+          inflight.push({ seq, to, sentAt: now })
+          actions.push({ type: 'send-probe', to, seq })
+        }
+        s = { ...s, seq, inflight: inflight.slice(-MAX_INFLIGHT), nextRoundAt: now + s.config.intervalMs, rounds: s.rounds + 1 }
+      }
+      actions.push({ type: 'wake-at', at: Math.min(s.nextRoundAt, s.deadline) })
+      break
+    }
+    case 'probe': {
+      // Always answer: the peer needs our answer to confirm its side, even after we succeeded.
+      actions.push({ type: 'send-ack', to: event.from, seq: event.seq })
+      s = { ...s, remoteStreamId: event.streamId }
+      // A probe from an address we did not know is a peer-reflexive candidate: probe it too.
+      if (s.phase === 'probing' && !s.candidates.some((c) => sameAddr(c, event.from)) && s.candidates.length < s.config.maxCandidates) {
+        s = { ...s, candidates: [...s.candidates, event.from] }
+        const seq = (s.seq + 1) >>> 0
+        s = { ...s, seq, inflight: [...s.inflight, { seq, to: event.from, sentAt: now }].slice(-MAX_INFLIGHT) }
+        actions.push({ type: 'send-probe', to: event.from, seq })
+      }
+      break
+    }
+    case 'ack': {
+      if (s.phase !== 'probing') break
+      const sent = s.inflight.find((p) => p.seq === event.seq)
+      if (sent === undefined) break
+      s = { ...s, phase: 'succeeded', remoteStreamId: event.streamId }
+      actions.push({ type: 'succeeded', remote: event.from, remoteStreamId: event.streamId, rttMs: Math.max(0, now - sent.sentAt) })
+      break
+    }
+    default: {
+      const never: never = event
+      throw new Error(`unhandled punch event ${(never as { type: string }).type}`)
+    }
+  }
+  return { state: s, actions }
+}
+
+/** Address equality after IPv4-mapped normalisation. */
+export function sameAddr(a: Addr, b: Addr): boolean {
+  return a.port === b.port && unmap(a.host) === unmap(b.host)
+}
+
+function unmap(h: string): string {
+  return h.startsWith('::ffff:') && h.includes('.') ? h.slice(7) : h.toLowerCase()
+}

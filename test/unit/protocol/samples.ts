@@ -1,0 +1,107 @@
+// Shared fixtures for the protocol tests: a fixed key pair, one valid message of every kind, and
+// byte helpers. Deterministic: no randomness, no clock.
+import { keyPairFromSeed } from '../../../protocol/identity.js'
+import type { ControlMessage } from '../../../protocol/control.js'
+import { encodeMessage, encodeSigned, type Probe, type Register, type WireMessage } from '../../../protocol/wire.js'
+
+/** Bytes start, start+1, … (mod 256). */
+export function seq(n: number, start = 0): Uint8Array {
+  return Uint8Array.from({ length: n }, (_, i) => (start + i) & 0xff)
+}
+
+/** Lowercase hex of bytes. */
+export function hex(b: Uint8Array): string {
+  return Buffer.from(b).toString('hex')
+}
+
+/** Bytes from hex (whitespace ignored). */
+export function unhex(s: string): Uint8Array {
+  return new Uint8Array(Buffer.from(s.replace(/\s+/g, ''), 'hex'))
+}
+
+/** Concatenate byte arrays and plain byte lists. */
+export function cat(...parts: (Uint8Array | number[])[]): Uint8Array {
+  const all = parts.flatMap((p) => Array.from(p))
+  return Uint8Array.from(all)
+}
+
+/** The golden key pair: seed 00 01 … 1f. */
+export const SEED = seq(32)
+export const KP = keyPairFromSeed(SEED)
+/** A second key pair, for "signed by A, checked with B". */
+export const KP_B = keyPairFromSeed(seq(32, 0x80))
+
+/** The golden REGISTER (unsigned fields; sign with encodeSigned). */
+export const GOLDEN_REGISTER: Register = {
+  type: 'register', reqId: 0x01020304, key: KP.publicKey, name: 'alice', timestamp: 1_700_000_000_000,
+  nonce: seq(16, 0xa0), hosts: [{ host: '192.168.1.10', family: 4, port: 40000 }, { host: '2001:db8::1', family: 6, port: 40001 }],
+  sig: new Uint8Array(64),
+}
+/** The golden PROBE (unsigned fields). */
+export const GOLDEN_PROBE: Probe = {
+  type: 'probe', punchNonce: seq(32, 0x40), key: KP.publicKey, streamId: 7, seq: 1,
+  addr: { host: '203.0.113.7', family: 4, port: 51820 }, sig: new Uint8Array(64),
+}
+/** Expected bytes of encodeSigned(GOLDEN_REGISTER, KP.secretKey); see docs/PROTOCOL.md §7. */
+export const GOLDEN_REGISTER_HEX =
+  '500101' + '04030201' + '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + '05616c696365' +
+  'ff0068e5cf8b010000' + 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf' + '02' + '04c0a8010a409c' + '0620010db8000000000000000000000001419c' +
+  'e13b3ab7e8c8c699df8b77d71e023277ead01640590ae6715c76fc175944f5e65602ba888d5063b42d7f3683ad7e7a132e6f0d04836b113ba9a572f9e7ab4006'
+/** Expected bytes of encodeSigned(GOLDEN_PROBE, KP.secretKey). */
+export const GOLDEN_PROBE_HEX =
+  '500107' + '404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f' +
+  '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + '07000000' + '01000000' + '04cb0071076cca' +
+  '13dd494e739cfcdb7b0c23eafed554d2c8cd5570f08bcca45bb5b5afe2d24fdf5c894f2a71a6c3a8393a6f8ea99d1f8ba59c703c57da384d74e1f16d8c5ccb07'
+
+const v6 = { host: '2001:db8:0:0:0:0:0:1', family: 6 as const, port: 65535 }
+const v4 = { host: '0.0.0.0', family: 4 as const, port: 0 }
+const many = Array.from({ length: 17 }, (_, i) => ({ host: `10.0.${i}.255`, family: 4 as const, port: 1000 + i }))
+
+/**
+ * One message of every type (several for the interesting ones), in the canonical form a decoder
+ * returns: IPv6 uncompressed, signatures as zero bytes (encodeMessage) — see signedDatagrams().
+ */
+export function sampleMessages(): WireMessage[] {
+  const z64 = new Uint8Array(64)
+  return [
+    { ...GOLDEN_REGISTER, hosts: [GOLDEN_REGISTER.hosts[0]!, v6] },
+    { type: 'register', reqId: 0, key: seq(32, 1), name: '', timestamp: 0, nonce: seq(16), hosts: [], sig: z64 },
+    { type: 'register', reqId: 0xffffffff, key: seq(32, 2), name: 'a'.repeat(32), timestamp: Number.MAX_SAFE_INTEGER, nonce: seq(16, 9), hosts: many.slice(0, 16), sig: seq(64) },
+    { type: 'registered', reqId: 5, observed: { host: '198.51.100.20', family: 4, port: 61000 }, leaseS: 90 },
+    { type: 'registered', reqId: 6, observed: v6, leaseS: 0x10000 },
+    { type: 'connect', reqId: 7, key: KP.publicKey, target: KP_B.publicKey, timestamp: 1_700_000_000_123, nonce: seq(16, 3), sig: z64 },
+    { type: 'connect', reqId: 8, key: KP.publicKey, target: 'bob', timestamp: 252, nonce: seq(16, 4), sig: z64 },
+    { type: 'introduce', reqId: 9, peerKey: KP_B.publicKey, peerName: 'bob', candidates: [v4, v6], punchNonce: seq(32, 7), requester: true },
+    { type: 'introduce', reqId: 10, peerKey: KP.publicKey, peerName: 'ünïcødé-€', candidates: many, punchNonce: seq(32, 8), requester: false },
+    { type: 'error', reqId: 11, code: 1, message: 'no such peer' },
+    { type: 'error', reqId: 12, code: 255, message: 'x'.repeat(64) },
+    { type: 'unregister', reqId: 13, key: KP.publicKey, timestamp: 1_700_000_000_000, nonce: seq(16, 5), sig: z64 },
+    { ...GOLDEN_PROBE },
+    { type: 'probe', punchNonce: seq(32, 1), key: KP_B.publicKey, streamId: 0xffffffff, seq: 0, addr: v6, sig: z64 },
+    { type: 'probeAck', punchNonce: seq(32, 2), key: KP_B.publicKey, streamId: 1, seq: 42, addr: { host: '255.255.255.255', family: 4, port: 1 }, sig: z64 },
+  ]
+}
+
+/** Every sample encoded; signed types carry a real signature by KP. */
+export function sampleDatagrams(): Uint8Array[] {
+  return sampleMessages().map((m) =>
+    m.type === 'register' || m.type === 'connect' || m.type === 'unregister' || m.type === 'probe' || m.type === 'probeAck'
+      ? encodeSigned(m, KP.secretKey)
+      : encodeMessage(m))
+}
+
+/** One control message of every type (several for the interesting ones). */
+export function sampleControls(): ControlMessage[] {
+  return [
+    { type: 'hello', name: 'alice', version: '0.1.0' },
+    { type: 'hello', name: '', version: 'v'.repeat(32) },
+    { type: 'open', connId: 1, proto: 'tcp', host: 'localhost', port: 8080 },
+    { type: 'open', connId: 0xffffffff, proto: 'udp', host: 'h'.repeat(253), port: 65535 },
+    { type: 'openOk', connId: 1, streamId: 17 },
+    { type: 'openFail', connId: 2, code: 'NOT_EXPOSED', message: 'not exposed', hint: 'on bob run: p2pctl expose 8080 --peer alice' },
+    { type: 'openFail', connId: 3, code: 'TARGET_REFUSED', message: 'm'.repeat(200), hint: 'é'.repeat(100) },
+    { type: 'openFail', connId: 4, code: 'BAD_REQUEST', message: '', hint: '' },
+    { type: 'ping', id: 0 },
+    { type: 'pong', id: 0xffffffff },
+  ]
+}
