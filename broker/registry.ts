@@ -230,7 +230,7 @@ export class Registry {
     const target = this.resolve(msg.target, now)
     if (target === undefined) return this.refuse(msg.reqId, from, 'UNKNOWN_PEER', `no peer ${targetLabel(msg.target)} is registered`)
     if (target.keyHex === requester.keyHex) return this.refuse(msg.reqId, from, 'BAD_REQUEST', 'cannot connect to yourself')
-    const punchNonce = this.punchNonceFor(requester.keyHex, msg.reqId, target.keyHex, now)
+    const punchNonce = this.punchNonceFor(requester.keyHex, msg.reqId, target.keyHex, now, verdict.retry)
     // Both sides are told in the same tick so that they start punching at the same moment.
     const toTarget = this.reply(target.via, {
       type: 'introduce', reqId: 0, peerKey: requester.key, peerName: requester.name,
@@ -274,10 +274,12 @@ export class Registry {
     return reg !== undefined && reg.name === target ? reg : undefined
   }
 
-  private punchNonceFor(requesterHex: string, reqId: number, targetHex: string, now: number): Uint8Array {
+  // Only a true retry (the identical signed datagram) reuses the nonce: a restarted daemon may
+  // reuse a reqId with a new request, and must get a new introduction.
+  private punchNonceFor(requesterHex: string, reqId: number, targetHex: string, now: number, retry: boolean): Uint8Array {
     const id = `${requesterHex}:${reqId}`
     const prev = this.recent.get(id)
-    if (prev !== undefined && prev.targetHex === targetHex && now - prev.at <= this.retryMs) return prev.punchNonce
+    if (retry && prev !== undefined && prev.targetHex === targetHex && now - prev.at <= this.retryMs) return prev.punchNonce
     this.recent.delete(id)
     const punchNonce = this.random(32)
     if (punchNonce.length !== 32) throw new RangeError('random(32) returned the wrong length')

@@ -17,6 +17,8 @@ export type ErrorCode =
   | 'EXPOSE_UNKNOWN'
   | 'SESSION_LOST'
   | 'CONFIG_INVALID'
+  | 'UNAUTHORIZED'
+  | 'FORBIDDEN'
   | 'INTERNAL'
 
 /** HTTP status each code maps to in the control API. */
@@ -38,6 +40,8 @@ export const httpStatusOf: Record<ErrorCode, number> = {
   EXPOSE_UNKNOWN: 404,
   SESSION_LOST: 502,
   CONFIG_INVALID: 400,
+  UNAUTHORIZED: 401,
+  FORBIDDEN: 403,
   INTERNAL: 500,
 }
 

@@ -58,6 +58,7 @@ Example:
     const store = new StateStore(cfg.stateDir)
     let daemon: Daemon
     let app: Awaited<ReturnType<typeof buildApp>>
+    let tcpApp: Awaited<ReturnType<typeof buildApp>> | null = null
     try {
       await store.init()
       const keyPair = await store.identity()
@@ -66,7 +67,12 @@ Example:
       await daemon.start()
       app = await buildApp({ api: daemon, logger: log.child({ component: 'api' }), version })
       await listenUnix(app, cfg.apiSocket)
-      if (cfg.apiListen) await listenTcp(app, cfg.apiListen.host, cfg.apiListen.port)
+      if (cfg.apiListen) {
+        // A second app: the TCP listener wants the bearer token; the socket relies on its mode.
+        const token = await store.apiToken()
+        tcpApp = await buildApp({ api: daemon, logger: log.child({ component: 'api-tcp' }), version, tcpGuard: { token } })
+        await listenTcp(tcpApp, cfg.apiListen.host, cfg.apiListen.port)
+      }
     } catch (e) {
       const msg = isAppError(e) ? `${e.message}${e.hint ? ` (${e.hint})` : ''}` : (e as Error).message
       process.stderr.write(`p2pd: cannot start: ${msg}\n`)
@@ -79,6 +85,7 @@ Example:
     log.info({ name: id.name, key: id.key, udp, api: cfg.apiSocket, brokers: cfg.brokers }, 'p2pd ready')
     onShutdown(log, async () => {
       await app.close()
+      await tcpApp?.close()
       await daemon.stop()
     })
   })

@@ -1,7 +1,7 @@
 // Registration with one broker (signed, refreshed well inside the NAT's UDP timeout) and the
 // connect request that gets us introduced to a peer.
 import { lookup } from 'node:dns/promises'
-import { randomBytes } from 'node:crypto'
+import { randomBytes, randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
 import { BrokerErrorCode, encodeSigned, type Introduce, type WireMessage } from '../protocol/wire.js'
 import type { KeyPair } from '../protocol/identity.js'
@@ -39,7 +39,8 @@ export class BrokerClient extends EventEmitter {
   private rttMs: number | null = null
   private publicAddress: Addr | null = null
   private timer: NodeJS.Timeout | null = null
-  private reqId = 1
+  // Random start: request ids of a restarted daemon do not meet its previous ones.
+  private reqId = randomInt(1, 0x7fffffff)
   private pendingRegister: { reqId: number; sentAt: number; tries: number } | null = null
   private readonly pendingConnects = new Map<number, { resolve: (m: Introduce) => void; reject: (e: Error) => void }>()
   private closed = false

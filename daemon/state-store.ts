@@ -2,7 +2,7 @@
 // Every write is atomic (temp file, fsync, rename); a restart restores everything.
 import { join } from 'node:path'
 import { randomBytes } from 'node:crypto'
-import { chmod, mkdir } from 'node:fs/promises'
+import { chmod, mkdir, readFile } from 'node:fs/promises'
 import { readJsonFile, writeFileAtomic } from '../common/atomic-file.js'
 import { keyPairFromSeed, type KeyPair } from '../protocol/identity.js'
 
@@ -43,6 +43,20 @@ export class StateStore {
     }
     await chmod(path, 0o600)
     return keyPairFromSeed(Buffer.from(stored.seed, 'hex'))
+  }
+
+  /** The bearer token for the loopback TCP API (128 bits, hex), made on first use, mode 0600. */
+  async apiToken(): Promise<string> {
+    const path = join(this.dir, 'api-token')
+    try {
+      const t = (await readFile(path, 'utf8')).trim()
+      if (/^[0-9a-f]{32,}$/.test(t)) return t
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e
+    }
+    const token = randomBytes(16).toString('hex')
+    await writeFileAtomic(path, token + '\n', 0o600)
+    return token
   }
 
   /** Load state.json (empty state when missing). */

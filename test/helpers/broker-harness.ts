@@ -26,6 +26,10 @@ export interface BrokerProcess {
 }
 
 const children = new Set<ChildProcess>()
+// Last resort if the test worker dies before its afterAll: never leave a broker behind.
+process.once('exit', () => {
+  for (const proc of children) if (proc.exitCode === null && proc.pid !== undefined) proc.kill('SIGKILL')
+})
 
 /** Spawn the broker with `args`; tracked so stopAll() can kill it. */
 export function spawnBroker(args: string[], env: NodeJS.ProcessEnv = {}): { proc: ChildProcess; stdout: () => string; stderr: () => string; exited: Promise<number | null> } {

@@ -162,8 +162,19 @@ describe('p2p-broker over UDP', () => {
     const fuzz = await Client.open(broker.udpPort)
     const valid = fuzz.registerBytes('fuzz')
     const before = await getStats(broker.httpPort)
+    // Paced in batches, each closed by a round trip, so that the broker's socket buffer never
+    // overflows and every datagram reaches the broker (which is what is under test).
+    let barrierId = 5000
+    const barrier = async (): Promise<void> => {
+      const reqId = ++barrierId
+      await waitFor(async () => {
+        await fuzz.send(fuzz.registerBytes('', { reqId, timestamp: 1 })) // stale: a short ERROR
+        return fuzz.received.some((r) => r.msg.type === 'error' && r.msg.reqId === reqId)
+      }, { intervalMs: 200, what: `barrier ${reqId}` })
+    }
     let seed = 0x9e3779b9
     const rnd = (): number => (seed = (seed * 1664525 + 1013904223) >>> 0) / 2 ** 32
+    let garbage = 0
     for (let i = 0; i < 2000; i++) {
       let dg: Uint8Array
       if (i % 3 === 0) {
@@ -171,30 +182,26 @@ describe('p2p-broker over UDP', () => {
         dg[Math.floor(rnd() * dg.length)] = Math.floor(rnd() * 256)
         if (rnd() < 0.3) dg = dg.subarray(0, Math.floor(rnd() * dg.length))
       } else {
+        garbage++
         dg = new Uint8Array(1 + Math.floor(rnd() * 1400))
         for (let j = 0; j < dg.length; j++) dg[j] = Math.floor(rnd() * 256)
         if (i % 3 === 1) dg.set([0x50, rnd() < 0.9 ? 1 : 2, Math.floor(rnd() * 10)].slice(0, dg.length))
       }
       await fuzz.send(dg)
+      if (i % 50 === 49) await barrier()
     }
     expect(broker.proc.exitCode).toBeNull()
-    // Still answers. The flood may still fill the broker's receive buffer, where the kernel
-    // drops datagrams, so re-send (with a fresh nonce) until answered, as a real peer would.
     const c = await Client.open(broker.udpPort)
-    const answer = await waitFor(async () => {
-      await c.send(c.registerBytes('', { reqId: 4242 }))
-      return c.received.find((r) => r.msg.type === 'registered' && r.msg.reqId === 4242)
-    }, { intervalMs: 100, what: 'an answer to REGISTER after the garbage' })
-    expect(answer.msg.type).toBe('registered')
-    const stats = await waitFor(async () => {
-      const s = await getStats(broker.httpPort)
-      return s.received - before.received >= 1000 ? s : null
-    }, { what: 'the broker to count the garbage' })
-    expect(sum(stats.dropped) - sum(before.dropped)).toBeGreaterThan(500)
+    expect((await c.register('')).type).toBe('registered')
+    const stats = await getStats(broker.httpPort)
+    expect(stats.received - before.received).toBeGreaterThanOrEqual(2000)
+    // Random bytes are all dropped (mutated REGISTERs are mostly answered with an ERROR).
+    expect(sum(stats.dropped) - sum(before.dropped)).toBeGreaterThanOrEqual(garbage)
     for (const reason of Object.keys(stats.dropped)) {
-      expect(['TRUNCATED', 'BAD_MAGIC', 'BAD_VERSION', 'BAD_TYPE', 'TOO_LONG', 'BAD_VALUE', 'TRAILING_BYTES', 'NOT_SERVED', 'AMPLIFICATION', 'RATE_LIMITED']).toContain(reason)
+      expect(['TRUNCATED', 'BAD_MAGIC', 'BAD_VERSION', 'BAD_TYPE', 'TOO_LONG', 'BAD_VALUE', 'TRAILING_BYTES', 'NOT_SERVED', 'AMPLIFICATION']).toContain(reason)
     }
     expect(stats.dropped.BAD_MAGIC).toBeGreaterThan(0)
+    expect(stats.dropped.TOO_LONG).toBeGreaterThan(0)
     expect(stats.dropped.INTERNAL).toBeUndefined()
     expect(broker.stderr()).not.toMatch(/handler failed/)
   })
