@@ -53,6 +53,7 @@ class Demo {
 
   /** Spawn `node <script> args`; when `longLived`, its death fails the demo. */
   spawn(name: string, script: string, args: string[], longLived: boolean): Child {
+    if (this.stopping) throw new Error('stopping')
     const proc = spawn(process.execPath, [script, ...args], { env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true })
     let partial = ''
     const child: Child = {
@@ -224,6 +225,7 @@ async function run(demo: Demo): Promise<void> {
   const sock = { alice: join(demo.dir, 'alice.sock'), bob: join(demo.dir, 'bob.sock') }
   const daemons = await Promise.all((['alice', 'bob'] as const).map(async (name) => {
     const stateDir = join(demo.dir, name)
+    if (demo.stopping) throw new Error('stopping')
     await mkdir(stateDir, { recursive: true })
     const child = demo.spawn(name, BIN.daemon, ['--name', name, '--broker', `127.0.0.1:${brokerPort}`, '--state-dir', stateDir, '--api-socket', sock[name], '--log-level', 'warn'], true)
     const m = await demo.waitForLine(child, /^p2pd ready name=(\S+) key=([0-9a-f]+) udp=(\S+) api=(.+)$/)
