@@ -1,0 +1,85 @@
+// The NAT lab end to end: real brokers and daemons in namespaces behind real Linux NAT, driven
+// by p2pctl. One scenario body runs over a matrix of topologies.
+import { afterEach, describe, expect, it } from 'vitest'
+import { Lab, type Host } from './lab.js'
+import { LabNodes } from './nodes.js'
+import { labUnavailableReason } from './netns.js'
+import { classify, observedMappings } from './nat-check.js'
+import { startServer, transfer } from './traffic.js'
+
+const MiB = 1024 * 1024
+const reason = await labUnavailableReason()
+if (reason && process.env.P2PD_LAB_REQUIRED === '1') throw new Error(`P2PD_LAB_REQUIRED=1 but the NAT lab cannot run: ${reason}`)
+if (reason) console.warn(`skipping the NAT lab: ${reason}`)
+
+/** A topology: where alice and bob sit, and which address alice's path must reach bob at. */
+type Topology = (lab: Lab) => Promise<{ a: Host; b: Host }>
+
+const expectedRemote: Record<string, RegExp> = {
+  'cone/cone': /^203\.0\.113\.\d+:\d+$/,
+  'public/cone': /^203\.0\.113\.\d+:\d+$/,
+  'cone/public': /^203\.0\.113\.\d+:\d+$/,
+  'double/cone': /^203\.0\.113\.\d+:\d+$/,
+  // Both behind one NAT: the LAN address beats the hairpin through the router.
+  'same NAT': /^10\.\d+\.\d+\.\d+:\d+$/,
+}
+
+const topologies: Record<string, Topology> = {
+  'cone/cone': async (lab) => ({ a: await lab.host('a', await lab.router('cone')), b: await lab.host('b', await lab.router('cone')) }),
+  'public/cone': async (lab) => ({ a: await lab.host('a', null), b: await lab.host('b', await lab.router('cone')) }),
+  'cone/public': async (lab) => ({ a: await lab.host('a', await lab.router('cone')), b: await lab.host('b', null) }),
+  'double/cone': async (lab) => {
+    const outer = await lab.router('cone')
+    return { a: await lab.host('a', await lab.router('cone', { upstream: outer })), b: await lab.host('b', await lab.router('cone')) }
+  },
+  'same NAT': async (lab) => {
+    const r = await lab.router('cone')
+    return { a: await lab.host('a', r), b: await lab.host('b', r) }
+  },
+}
+
+describe.skipIf(reason !== null)('NAT lab', () => {
+  let lab: Lab | null = null
+  let nodes: LabNodes | null = null
+  afterEach(async () => {
+    await lab?.destroy()
+    await nodes?.cleanup()
+    lab = null
+    nodes = null
+  })
+
+  it('builds NATs that behave as named', async () => {
+    lab = await Lab.create()
+    const cone = await lab.host('c', await lab.router('cone'))
+    const sym = await lab.host('s', await lab.router('symmetric'))
+    expect(classify(await observedMappings(lab, cone))).toBe('cone')
+    expect(classify(await observedMappings(lab, sym))).toBe('symmetric')
+  })
+
+  for (const [name, topo] of Object.entries(topologies)) {
+    it(`${name}: direct path, 64 MiB each way through a forward, sha256-equal`, async () => {
+      lab = await Lab.create()
+      nodes = new LabNodes(lab)
+      await nodes.init()
+      const { a, b } = await topo(lab)
+      await nodes.broker()
+      const alice = await nodes.daemon('alice', a)
+      const bob = await nodes.daemon('bob', b)
+      await startServer(lab, b, 9000)
+      expect((await nodes.ctl(bob, ['expose', '9000', '--peer', 'alice'])).code).toBe(0)
+      const c = await nodes.ctl(alice, ['connect', 'bob'])
+      expect(c.code, `${c.stderr}\nalice: ${alice.err().slice(-1500)}\nbob: ${bob.err().slice(-1500)}`).toBe(0)
+      const peers = JSON.parse((await nodes.ctl(alice, ['peers', '--json'])).stdout) as { name: string; state: string; path: { kind: string; remote: string } | null }[]
+      const p = peers.find((x) => x.name === 'bob')!
+      expect(p.state).toBe('connected')
+      expect(p.path?.kind).toBe('direct')
+      expect(p.path?.remote).toMatch(expectedRemote[name]!)
+      const f = await nodes.ctl(alice, ['forward', '9100', '--peer', 'bob', '--to', '9000'])
+      expect(f.code, f.stderr).toBe(0)
+      const up = await transfer(lab, a, 'upload', 9100, 64 * MiB)
+      expect(up, JSON.stringify(up)).toMatchObject({ ok: true, bytes: 64 * MiB })
+      const down = await transfer(lab, a, 'download', 9100, 64 * MiB)
+      expect(down, JSON.stringify(down)).toMatchObject({ ok: true, bytes: 64 * MiB })
+    })
+  }
+})
