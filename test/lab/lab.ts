@@ -126,16 +126,22 @@ export class Lab {
       const p = Math.round(opts.lossPct * 100)
       const rules = [
         'add table inet lab',
-        'add chain inet lab fwd { type filter hook forward priority 0 ; policy accept ; }',
-        `add rule inet lab fwd iifname "wan" numgen random mod 10000 < ${p} drop`,
-        `add rule inet lab fwd oifname "wan" numgen random mod 10000 < ${p} drop`,
+        'add chain inet lab lossy { type filter hook forward priority 0 ; policy accept ; }',
+        `add rule inet lab lossy iifname "wan" numgen random mod 10000 < ${p} counter drop`,
+        `add rule inet lab lossy oifname "wan" numgen random mod 10000 < ${p} counter drop`,
       ]
-      for (const rule of rules) await nsExec(r.ns, ['nft', ...rule.split(' ')])
+      for (const rule of rules) await nsExec(r.ns, ['nft', rule])
     }
     if (opts.rateMbit) {
       await nsExec(r.ns, ['tc', 'qdisc', 'add', 'dev', 'wan', 'root', 'tbf', 'rate', `${opts.rateMbit}mbit`, 'burst', '64kb', 'latency', '100ms'])
       await nsExec(r.ns, ['tc', 'qdisc', 'add', 'dev', 'lanbr', 'root', 'tbf', 'rate', `${opts.rateMbit}mbit`, 'burst', '64kb', 'latency', '100ms'])
     }
+  }
+
+  /** Packets the loss rules of `r` dropped so far (proof the impairment is real). */
+  async droppedPackets(r: Router): Promise<number> {
+    const out = await nsExec(r.ns, ['nft', 'list', 'chain', 'inet', 'lab', 'lossy'])
+    return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0)
   }
 
   /** Fault: the router forgets every mapping, and new ones get other external ports. */
@@ -150,9 +156,11 @@ export class Lab {
   async changeWan(r: Router): Promise<string> {
     if (r.upstream) throw new Error('changeWan is for routers on the internet')
     const next = `203.0.113.${this.nextPublic++}`
+    // Without promote_secondaries, deleting the old (primary) address would take the new one too.
+    await nsExec(r.ns, ['sysctl', '-qw', 'net.ipv4.conf.wan.promote_secondaries=1'])
     await nsExec(r.ns, ['ip', 'addr', 'add', `${next}/24`, 'dev', 'wan'])
     await nsExec(r.ns, ['ip', 'addr', 'del', `${r.wan}/24`, 'dev', 'wan'])
-    await nsExec(r.ns, ['ip', 'route', 'replace', 'default', 'via', INTERNET.primary, 'src', next])
+    await nsExec(r.ns, ['ip', 'route', 'replace', 'default', 'via', INTERNET.primary])
     await nsExec(r.ns, ['conntrack', '-F']).catch(() => '')
     r.wan = next
     return next

@@ -7,9 +7,9 @@ import { waitFor } from '../helpers/wait-for.js'
 
 const TOOL = resolve(import.meta.dirname, 'bin/traffic.mjs')
 
-/** Start the upload/download server on `host`, listening on 127.0.0.1:port in its namespace. */
-export async function startServer(lab: Lab, host: Host, port: number): Promise<void> {
-  const p = lab.spawn(host.ns, [process.execPath, TOOL, 'server', String(port)])
+/** Start the upload/download server on `host`, listening on bind:port (default loopback) in its namespace. */
+export async function startServer(lab: Lab, host: Host, port: number, bind = '127.0.0.1'): Promise<void> {
+  const p = lab.spawn(host.ns, [process.execPath, TOOL, 'server', String(port), bind])
   let out = ''
   p.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   await waitFor(() => out.includes('ready'), { timeoutMs: 10_000, what: 'traffic server ready' })

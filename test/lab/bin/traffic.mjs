@@ -1,5 +1,5 @@
 // Traffic for the NAT lab, run inside namespaces (the test process lives outside them).
-//   traffic.mjs server PORT            upload sink and download source on 127.0.0.1:PORT
+//   traffic.mjs server PORT [HOST]     upload sink and download source on HOST:PORT (127.0.0.1)
 //   traffic.mjs upload PORT BYTES      send BYTES, half-close, expect "<bytes> <sha256>" back
 //   traffic.mjs download PORT BYTES    ask for BYTES; the server sends their sha256 first
 // Clients print one JSON line: { ok, bytes, ms, ... }. Every byte is checked by sha256.
@@ -40,7 +40,7 @@ if (mode === 'server') {
       if (kind === 'U') s.end(`${n} ${h.digest('hex')}`)
     })
   })
-  srv.listen(port, '127.0.0.1', () => process.stdout.write('ready\n'))
+  srv.listen(port, sizeArg ?? '127.0.0.1', () => process.stdout.write('ready\n'))
 } else if (mode === 'upload' || mode === 'download') {
   const size = Number(sizeArg)
   const t0 = process.hrtime.bigint()
