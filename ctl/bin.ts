@@ -9,6 +9,7 @@ import { register as forward } from './commands/forward.js'
 import { register as forwards } from './commands/forwards.js'
 import { register as id } from './commands/id.js'
 import { register as interfaces } from './commands/interfaces.js'
+import { register as nc } from './commands/nc.js'
 import { register as peer } from './commands/peer.js'
 import { register as peers } from './commands/peers.js'
 import { register as ping } from './commands/ping.js'
@@ -37,7 +38,7 @@ export function buildProgram(): Command {
     .configureOutput({
       outputError: (str, write) => write(`p2pctl: ${str.replace(/^error: /, '').trimEnd()}\n${USAGE_HINT}\n`),
     })
-  for (const reg of [status, id, interfaces, peers, peer, connect, ping, forward, forwards, unforward, expose, unexpose, exposes, watch]) reg(program)
+  for (const reg of [status, id, interfaces, peers, peer, connect, ping, forward, forwards, unforward, expose, unexpose, exposes, nc, watch]) reg(program)
   program.addHelpText('after', `
 Examples:
   $ p2pctl status
@@ -50,7 +51,8 @@ Environment:
   P2PD_API        default for --api (otherwise ${DEFAULT_API})
   P2PD_API_TOKEN  bearer token sent when --api is an http:// URL
 
-Exit status: 0 ok, 1 the daemon reported an error, 2 usage error, 3 p2pd is not running.
+Exit status: 0 ok, 1 the daemon reported an error (nc: the peer refused), 2 usage error,
+3 p2pd is not running, 4 nc: the path to the peer was lost.
 `)
   return program
 }

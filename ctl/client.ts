@@ -110,6 +110,30 @@ export class ApiClient {
     return err
   }
 
+  /** Open a raw WebSocket to `path` (with query); resolves once open. */
+  openSocket(path: string): Promise<WebSocket> {
+    const url = this.target.kind === 'unix' ? `ws+unix://${this.target.path}:${path}` : `ws://${this.target.url.host}${path}`
+    const headers = this.token && this.target.kind === 'http' ? { authorization: `Bearer ${this.token}` } : undefined
+    const ws = new WebSocket(url, { headers, maxPayload: 1024 * 1024 })
+    return new Promise<WebSocket>((resolve, reject) => {
+      ws.once('open', () => resolve(ws))
+      ws.once('error', (err: NodeJS.ErrnoException) => reject(this.translate(err)))
+      ws.once('unexpected-response', (_req, res) => {
+        let body = ''
+        res.on('data', (d: Buffer) => (body += d.toString()))
+        res.on('end', () => {
+          try {
+            const e = (JSON.parse(body) as { error: { code: string; message: string; hint?: string } }).error
+            reject(new ApiError(res.statusCode ?? 0, e.code, e.message, e.hint))
+          } catch {
+            reject(new ApiError(res.statusCode ?? 0, `HTTP_${res.statusCode ?? 0}`, `p2pd refused the connection (HTTP ${res.statusCode ?? 0})`))
+          }
+          ws.terminate()
+        })
+      })
+    })
+  }
+
   /** Open /v1/events; resolves once subscribed, so nothing emitted afterwards is missed. */
   openEvents(onEvent: (event: DaemonEvent) => void): Promise<EventStream> {
     const url = this.target.kind === 'unix'

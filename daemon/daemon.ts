@@ -6,7 +6,8 @@ import { keyToHex, type KeyPair } from '../protocol/identity.js'
 import { DEFAULT_PUNCH, type Addr } from '../protocol/punch.js'
 import { formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
-import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, StatusInfo } from './api/types.js'
+import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, PeerPipe, StatusInfo } from './api/types.js'
+import { DatagramChannel } from './datagram-channel.js'
 import { BrokerClient } from './broker-client.js'
 import { Connector } from './connector.js'
 import { Counters } from './counters.js'
@@ -172,6 +173,23 @@ export class Daemon implements DaemonApi {
 
   removeExpose(id: string): void {
     this.exposeSet.remove(id)
+  }
+
+  async openPipe(peer: string, proto: 'tcp' | 'udp', host: string, port: number): Promise<PeerPipe> {
+    const session = await this.peerManager.session(peer)
+    const stream = await session.open(proto, host, port)
+    if (proto === 'tcp') return { proto, stream }
+    const ch = new DatagramChannel(stream)
+    return {
+      proto,
+      get maxPayload() {
+        return ch.maxPayload
+      },
+      send: (d) => ch.send(d),
+      onDatagram: (fn) => void ch.on('datagram', fn),
+      onClose: (fn) => void ch.on('close', fn),
+      close: () => ch.close(),
+    }
   }
 
   subscribe(listener: (event: DaemonEvent) => void): () => void {

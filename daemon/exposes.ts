@@ -1,5 +1,7 @@
 // Expose rules (default deny) and the acceptor side of an open: check the rule, dial the target.
 import { connect as netConnect, type Socket } from 'node:net'
+import { createSocket, type Socket as UdpSocket } from 'node:dgram'
+import { lookup } from 'node:dns/promises'
 import { randomBytes } from 'node:crypto'
 import { findExposeRule, notExposedHint, formatTarget, type ExposeRule } from '../protocol/expose.js'
 import { keyFromHex } from '../protocol/identity.js'
@@ -12,9 +14,11 @@ import type { OpenDecision, PeerSession } from './session.js'
 import type { PeerManager } from './peers.js'
 import type { Counters } from './counters.js'
 import { splice } from './splice.js'
+import { DatagramChannel } from './datagram-channel.js'
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
 const DIAL_TIMEOUT_MS = 10_000
+const UDP_BACKSTOP_IDLE_MS = 10 * 60_000
 
 /** Owns the expose rules and answers the peer's open requests. */
 export class Exposes {
@@ -80,6 +84,7 @@ export class Exposes {
       this.deps.counters.inc('opens_refused_not_exposed')
       return refusal
     }
+    if (req.proto === 'udp') return this.openUdp(req)
     let sock: Socket
     try {
       sock = await dial(req.host, req.port)
@@ -98,8 +103,53 @@ export class Exposes {
     }
   }
 
+  // A UDP target has no dial: a socket connected to it, joined to the flow's datagram channel.
+  private async openUdp(req: Open): Promise<OpenDecision> {
+    const host = req.host === 'localhost' ? '127.0.0.1' : req.host
+    let sock: UdpSocket
+    try {
+      const { address, family } = await lookup(host)
+      sock = createSocket({ type: family === 6 ? 'udp6' : 'udp4' })
+      sock.on('error', () => {})
+      await new Promise<void>((resolve, reject) => {
+        sock.once('error', reject)
+        sock.connect(req.port, address, () => {
+          sock.removeListener('error', reject)
+          resolve()
+        })
+      })
+    } catch (err) {
+      this.deps.counters.inc('opens_refused_target')
+      return { ok: false, code: 'TARGET_REFUSED', message: `${this.deps.selfName} could not reach udp ${formatTarget(req.host, req.port)}: ${(err as Error).message}`, hint: `is the service running on ${this.deps.selfName}?` }
+    }
+    this.deps.counters.inc('opens_accepted_udp')
+    return {
+      ok: true,
+      attach: (stream) => {
+        const ch = new DatagramChannel(stream)
+        let last = Date.now()
+        // The opener closes idle flows; this is only a backstop for a peer that vanished.
+        const idle = setInterval(() => {
+          if (Date.now() - last > UDP_BACKSTOP_IDLE_MS) ch.close()
+        }, 10_000)
+        idle.unref()
+        ch.on('datagram', (payload: Uint8Array) => {
+          last = Date.now()
+          sock.send(payload)
+        })
+        sock.on('message', (m) => {
+          last = Date.now()
+          ch.send(m)
+        })
+        ch.on('close', () => {
+          clearInterval(idle)
+          sock.close()
+        })
+      },
+    }
+  }
+
   private refusal(session: PeerSession, req: Open | Check): Extract<OpenDecision, { ok: false }> | null {
-    if (req.proto !== 'tcp') return { ok: false, code: 'BAD_REQUEST', message: 'UDP forwarding is not supported by this peer yet', hint: '' }
     if (this.allowed(session.remoteKeyHex, req.proto, req.host, req.port)) return null
     const requester = this.deps.peers().nameOf(session.remoteKeyHex) ?? session.remoteKeyHex
     const target = formatTarget(req.host, req.port)

@@ -10,10 +10,16 @@ import type { StoredForward } from './state-store.js'
 import type { PeerManager } from './peers.js'
 import type { Counters } from './counters.js'
 import { splice } from './splice.js'
+import { UdpForwarder } from './udp-forwarder.js'
+
+const DEFAULT_UDP_IDLE_S = 60
+const DEFAULT_UDP_MAX_FLOWS = 1024
 
 interface LiveForward {
   spec: StoredForward
-  server: Server
+  server: Server | null
+  udp: UdpForwarder | null
+  lastError: string | null
   connections: Set<Socket>
   bytesIn: number
   bytesOut: number
@@ -58,10 +64,13 @@ export class Forwards {
     for (const p of [req.port, toPort]) {
       if (!Number.isInteger(p) || p < 1 || p > 65535) throw new AppError('BAD_REQUEST', `port ${p} is out of range 1-65535`)
     }
-    if (req.proto !== 'tcp') throw new AppError('BAD_REQUEST', 'UDP forwards are not supported yet', 'forward a TCP port (drop --udp)')
     const dup = this.deps.specs.find((s) => s.proto === req.proto && s.port === req.port && s.bindHost === bindHost)
     if (dup) throw new AppError('FORWARD_EXISTS', `${formatHostPort(bindHost, req.port)} is already forwarded to ${dup.peer}`, `remove it first: p2pctl unforward ${dup.id}`)
     const spec: StoredForward = { id: `f-${randomBytes(4).toString('hex')}`, proto: req.proto, bindHost, port: req.port, peer: req.peer, toHost: req.toHost ?? 'localhost', toPort }
+    if (req.proto === 'udp') {
+      spec.idleS = req.idleS ?? DEFAULT_UDP_IDLE_S
+      spec.maxFlows = req.maxFlows ?? DEFAULT_UDP_MAX_FLOWS
+    }
     // Say now, not at the first connection, when the peer is unknown or has not exposed the target.
     const session = await this.deps.peers().session(req.peer)
     await session.check(spec.proto, spec.toHost, spec.toPort)
@@ -94,14 +103,27 @@ export class Forwards {
     if (!l) return
     this.live.delete(id)
     for (const c of l.connections) c.destroy()
-    await new Promise<void>((resolve) => l.server.close(() => resolve()))
+    const server = l.server
+    if (server) await new Promise<void>((resolve) => server.close(() => resolve()))
+    await l.udp?.close()
   }
 
-  private listen(spec: StoredForward): Promise<void> {
-    const l: LiveForward = { spec, server: createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }), connections: new Set(), bytesIn: 0, bytesOut: 0, nextConn: 1 }
-    l.server.on('connection', (sock) => this.onConnection(l, sock))
+  private async listen(spec: StoredForward): Promise<void> {
+    if (spec.proto === 'udp') {
+      const udp = new UdpForwarder({
+        bindHost: spec.bindHost, port: spec.port, toHost: spec.toHost, toPort: spec.toPort,
+        idleMs: (spec.idleS ?? DEFAULT_UDP_IDLE_S) * 1000, maxFlows: spec.maxFlows ?? DEFAULT_UDP_MAX_FLOWS,
+        session: () => this.deps.peers().session(spec.peer), logger: this.deps.logger,
+      })
+      await udp.listen()
+      this.live.set(spec.id, { spec, server: null, udp, lastError: null, connections: new Set(), bytesIn: 0, bytesOut: 0, nextConn: 1 })
+      return
+    }
+    const server = createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true })
+    const l: LiveForward = { spec, server, udp: null, lastError: null, connections: new Set(), bytesIn: 0, bytesOut: 0, nextConn: 1 }
+    server.on('connection', (sock) => this.onConnection(l, sock))
     return new Promise((resolve, reject) => {
-      l.server.once('error', (err: NodeJS.ErrnoException) => {
+      server.once('error', (err: NodeJS.ErrnoException) => {
         if (err.code === 'EADDRINUSE') {
           reject(new AppError('PORT_IN_USE', `${formatHostPort(spec.bindHost, spec.port)} is already in use on this machine`, `pick another local port, e.g.: p2pctl forward ${spec.port + 10000 <= 65535 ? spec.port + 10000 : 18080} --peer ${spec.peer} --to ${spec.toPort}`))
         } else if (err.code === 'EACCES') {
@@ -110,9 +132,9 @@ export class Forwards {
           reject(new AppError('BAD_REQUEST', `${spec.bindHost} is not an address of this machine`))
         } else reject(err)
       })
-      l.server.listen(spec.port, spec.bindHost, () => {
-        l.server.removeAllListeners('error')
-        l.server.on('error', (err) => this.deps.logger.error({ err, forward: spec.id }, 'forward listener error'))
+      server.listen(spec.port, spec.bindHost, () => {
+        server.removeAllListeners('error')
+        server.on('error', (err) => this.deps.logger.error({ err, forward: spec.id }, 'forward listener error'))
         this.live.set(spec.id, l)
         resolve()
       })
@@ -149,6 +171,7 @@ export class Forwards {
         this.deps.counters.inc('forward_connections_failed')
         sock.resetAndDestroy()
         const detail = isAppError(err) ? `${err.message}${err.hint ? ` (${err.hint})` : ''}` : (err as Error).message
+        l.lastError = detail
         this.deps.logger.warn({ forward: l.spec.id, err: detail }, 'forwarded connection refused')
         this.deps.emit({ type: 'connection', action: 'close', forwardId: l.spec.id, connectionId: connId, detail })
       }
@@ -157,9 +180,18 @@ export class Forwards {
 
   private info(s: StoredForward): ForwardInfo {
     const l = this.live.get(s.id)
-    return {
-      id: s.id, proto: s.proto, bind: formatHostPort(s.bindHost, s.port), peer: s.peer, to: formatHostPort(s.toHost, s.toPort),
-      connections: l?.connections.size ?? 0, bytesIn: l?.bytesIn ?? 0, bytesOut: l?.bytesOut ?? 0,
+    const base = { id: s.id, proto: s.proto, bind: formatHostPort(s.bindHost, s.port), peer: s.peer, to: formatHostPort(s.toHost, s.toPort) }
+    const u = l?.udp
+    if (s.proto === 'udp') {
+      const st = u?.stats
+      return {
+        ...base, connections: u?.flowCount ?? 0, bytesIn: st?.bytesIn ?? 0, bytesOut: st?.bytesOut ?? 0, lastError: u?.lastError?.message ?? null,
+        udp: {
+          idleS: s.idleS ?? DEFAULT_UDP_IDLE_S, maxFlows: s.maxFlows ?? DEFAULT_UDP_MAX_FLOWS,
+          datagramsIn: st?.datagramsIn ?? 0, datagramsOut: st?.datagramsOut ?? 0, drops: { ...(st?.drops ?? {}) }, flows: u?.flowList() ?? [],
+        },
+      }
     }
+    return { ...base, connections: l?.connections.size ?? 0, bytesIn: l?.bytesIn ?? 0, bytesOut: l?.bytesOut ?? 0, lastError: l?.lastError ?? null }
   }
 }

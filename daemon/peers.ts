@@ -59,7 +59,7 @@ export class PeerManager {
     return [...keys].map((k) => this.info(k))
   }
 
-  /** The display name for a key: pinned name, else the broker name, else null. */
+  /** The display name for a key: pinned name, else the broker name, else null. Events name peers this way. */
   nameOf(key: string): string | null {
     return this.deps.pins.find((p) => p.key === key)?.name ?? this.entries.get(key)?.seenName ?? null
   }
@@ -132,7 +132,7 @@ export class PeerManager {
     const byName = !fromHex && (pin === undefined || pin.origin === 'tofu')
     const target = byName ? spec : keyFromHex(key!)!
     const label = key ? this.label(key) : spec
-    const progress = (k: string | null, stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: k ?? spec, stage, detail })
+    const progress = (k: string | null, stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: k ? this.nameOf(k) ?? k : spec, stage, detail })
 
     const attempt = (async (): Promise<PeerSession> => {
       const broker = this.deps.brokers().find((b) => b.registered)
@@ -199,7 +199,7 @@ export class PeerManager {
     const simultaneous = this.deps.connector.hasAttempt(key)
     if (simultaneous && this.selfKey > key) return
     this.setState(e, 'connecting', 'peer asked to connect')
-    const progress = (stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: key, stage, detail })
+    const progress = (stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage, detail })
     const attempt = this.deps.connector.start(intro, false, progress).then((p) => this.adopt(p))
     e.incoming = attempt
     void attempt.catch(() => {}).finally(() => {
@@ -265,7 +265,7 @@ export class PeerManager {
     })
     this.deps.counters.inc('sessions_established')
     this.setState(e, 'connected', `path ${formatHostPort(p.remote.host, p.remote.port)}`)
-    this.deps.emit({ type: 'punch', peer: key, stage: 'connected', detail: `connected to ${this.label(key)} via ${formatHostPort(p.remote.host, p.remote.port)}` })
+    this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'connected', detail: `connected to ${this.label(key)} via ${formatHostPort(p.remote.host, p.remote.port)}` })
     return session
   }
 

@@ -9,7 +9,7 @@ import { keyPairFromSeed, type KeyPair } from '../protocol/identity.js'
 /** A name pinned to a key: by the user (`peer add`) or on first contact (TOFU, like known_hosts). */
 export interface PinnedPeer { name: string; key: string; origin: 'user' | 'tofu' }
 /** A persisted forward. */
-export interface StoredForward { id: string; proto: 'tcp' | 'udp'; bindHost: string; port: number; peer: string; toHost: string; toPort: number }
+export interface StoredForward { id: string; proto: 'tcp' | 'udp'; bindHost: string; port: number; peer: string; toHost: string; toPort: number; idleS?: number; maxFlows?: number }
 /** A persisted expose rule; peer is a key, a name, or '*'. */
 export interface StoredExpose { id: string; proto: 'tcp' | 'udp'; host: string; port: number; peer: string }
 

@@ -8,6 +8,7 @@ import { installErrorHandlers } from './errors.js'
 import { installTcpGuard, type TcpGuardOptions } from './guard.js'
 import { OpenApiCollector } from './openapi.js'
 import { registerEventRoutes } from './routes/events.js'
+import { registerNcRoutes } from './routes/nc.js'
 import { registerExposeRoutes } from './routes/exposes.js'
 import { registerForwardRoutes } from './routes/forwards.js'
 import { registerInfoRoutes } from './routes/info.js'
@@ -17,8 +18,8 @@ import type { DaemonApi } from './types.js'
 
 /** Request bodies are small JSON objects; anything bigger is a mistake or an attack. */
 export const BODY_LIMIT_BYTES = 64 * 1024
-/** Clients never need to send anything on /v1/events. */
-export const WS_MAX_PAYLOAD_BYTES = 4 * 1024
+/** Largest WebSocket message a client may send: p2pctl nc sends stdin in chunks up to this. */
+export const WS_MAX_PAYLOAD_BYTES = 64 * 1024
 
 /** What the API needs from the daemon. */
 export interface AppDeps {
@@ -55,6 +56,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerForwardRoutes(app, deps.api)
   registerExposeRoutes(app, deps.api)
   registerEventRoutes(app, deps.api)
+  registerNcRoutes(app, deps.api)
   app.get('/v1/openapi.json', {
     schema: { summary: 'This document', tags: ['daemon'] },
   }, async () => openapi.document(deps.version))

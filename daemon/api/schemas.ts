@@ -43,6 +43,22 @@ export const ForwardInfo = Type.Object({
   connections: Type.Integer({ minimum: 0 }),
   bytesIn: Type.Integer({ minimum: 0 }),
   bytesOut: Type.Integer({ minimum: 0 }),
+  lastError: Type.Optional(Nullable(Type.String())),
+  udp: Type.Optional(Type.Object({
+    idleS: Type.Integer({ minimum: 1 }),
+    maxFlows: Type.Integer({ minimum: 1 }),
+    datagramsIn: Type.Integer({ minimum: 0 }),
+    datagramsOut: Type.Integer({ minimum: 0 }),
+    drops: Type.Record(Type.String(), Type.Integer({ minimum: 0 }), { description: 'dropped datagrams by reason' }),
+    flows: Type.Array(Type.Object({
+      source: Type.String(),
+      datagramsIn: Type.Integer({ minimum: 0 }),
+      datagramsOut: Type.Integer({ minimum: 0 }),
+      bytesIn: Type.Integer({ minimum: 0 }),
+      bytesOut: Type.Integer({ minimum: 0 }),
+      idleS: Type.Integer({ minimum: 0 }),
+    })),
+  })),
 })
 
 /** A rule that lets a peer (or any peer, "*") reach a local host:port. */
@@ -125,6 +141,8 @@ export const AddForwardRequest = Type.Object({
   toHost: Type.Optional(Host),
   toPort: Type.Optional(Port),
   proto: Proto,
+  idleS: Type.Optional(Type.Integer({ minimum: 1, maximum: 86400, description: 'UDP: close a flow after this many idle seconds (default 60)' })),
+  maxFlows: Type.Optional(Type.Integer({ minimum: 1, maximum: 65536, description: 'UDP: most concurrent flows (default 1024)' })),
 }, { additionalProperties: false })
 
 /** POST /v1/exposes body. */

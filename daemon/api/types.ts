@@ -38,6 +38,18 @@ export interface ForwardInfo {
   connections: number
   bytesIn: number
   bytesOut: number
+  /** Why the last connection or flow could not be opened, if it failed. */
+  lastError?: string | null
+  /** UDP forwards: flow settings and datagram counters. */
+  udp?: {
+    idleS: number
+    maxFlows: number
+    datagramsIn: number
+    datagramsOut: number
+    /** Dropped datagrams by reason (oversize, flowLimit, refused, replay, ...). */
+    drops: Record<string, number>
+    flows: { source: string; datagramsIn: number; datagramsOut: number; bytesIn: number; bytesOut: number; idleS: number }[]
+  }
 }
 
 /** A rule that lets a peer (or any peer) reach a local host:port. */
@@ -89,6 +101,7 @@ export type PunchStage = 'lookup' | 'introduced' | 'probing' | 'path' | 'handsha
 /** Events streamed on /v1/events. */
 export type DaemonEvent =
   | { type: 'peer'; peer: PeerInfo; reason: string }
+  // punch.peer: the peer's name when it has one, else its key.
   | { type: 'punch'; peer: string; stage: PunchStage; detail: string }
   | { type: 'forward'; action: 'added' | 'removed'; forward: ForwardInfo }
   | { type: 'connection'; action: 'open' | 'close'; forwardId: string; connectionId: string; detail: string }
@@ -108,6 +121,10 @@ export interface AddForwardRequest {
   /** Target port on the peer's side; default = port. */
   toPort?: number
   proto: 'tcp' | 'udp'
+  /** UDP: idle seconds before a flow closes (default 60). */
+  idleS?: number
+  /** UDP: most concurrent flows (default 1024). */
+  maxFlows?: number
 }
 
 /** Request to add an expose rule. */
@@ -119,6 +136,19 @@ export interface AddExposeRequest {
   peer: string
   proto: 'tcp' | 'udp'
 }
+
+/** A pipe to a peer's target for `p2pctl nc`: a byte stream (TCP) or a datagram pipe (UDP). */
+export type PeerPipe =
+  | { proto: 'tcp'; stream: import('node:stream').Duplex }
+  | {
+      proto: 'udp'
+      /** Largest datagram the path carries. */
+      maxPayload: number
+      send(datagram: Uint8Array): void
+      onDatagram(fn: (datagram: Uint8Array) => void): void
+      onClose(fn: () => void): void
+      close(): void
+    }
 
 /** What the daemon core offers its control API. Methods throw AppError (common/errors.ts). */
 export interface DaemonApi {
@@ -143,6 +173,8 @@ export interface DaemonApi {
   exposes(): ExposeInfo[]
   /** By id. Throws EXPOSE_UNKNOWN. */
   removeExpose(id: string): void
+  /** Open a pipe to host:port on the peer (connects first if needed). Throws NOT_EXPOSED, TARGET_REFUSED, SESSION_LOST, ... */
+  openPipe(peer: string, proto: 'tcp' | 'udp', host: string, port: number): Promise<PeerPipe>
   /** Subscribe to events; returns the unsubscribe function. */
   subscribe(listener: (event: DaemonEvent) => void): () => void
 }

@@ -1,0 +1,27 @@
+// Data-path measurements through a target (p2pd forward or plain DNAT): throughput of one flow,
+// small round trips on one connection, and the time to open a new connection.
+import type { Host, Lab } from '../test/lab/lab.js'
+import { runClient, type Target } from './programs.js'
+import { median, summarize, type Summary } from './stats.js'
+
+/** One download's result (client.mjs download). */
+export interface Download { bytes: number; ms: number; firstByteMs: number; mbit: number }
+
+/** Download `bytes` from bob's source `runs` times; every run is kept, the median is reported. */
+export async function throughput(lab: Lab, host: Host, t: Target, bytes: number, runs: number): Promise<{ median: number; runs: Download[] }> {
+  const out: Download[] = []
+  for (let i = 0; i < runs; i++) out.push(await runClient<Download>(lab, host, ['download', t.host, t.sourcePort, bytes], 90_000))
+  return { median: median(out.map((d) => d.mbit)), runs: out }
+}
+
+/** Round-trip times of `size`-byte ping-pong on one echo connection, after `warmup` rounds. */
+export async function roundTrips(lab: Lab, host: Host, t: Target, size: number, warmup: number, rounds: number): Promise<Summary> {
+  const r = await runClient<{ samplesMs: number[] }>(lab, host, ['pingpong', t.host, t.echoPort, size, warmup, rounds], 60_000)
+  return summarize(r.samplesMs)
+}
+
+/** Sequential new connections: connect() to the first echo byte, and connect() alone. */
+export async function connectionOpen(lab: Lab, host: Host, t: Target, warmup: number, count: number): Promise<{ open: Summary; connect: Summary }> {
+  const r = await runClient<{ openMs: number[]; connectMs: number[] }>(lab, host, ['open', t.host, t.echoPort, warmup, count], 60_000)
+  return { open: summarize(r.openMs), connect: summarize(r.connectMs) }
+}

@@ -1,0 +1,54 @@
+// The benchmark's network: cone/cone in the NAT lab, a broker on the internet, alice and bob each
+// behind a router, bob's servers reached two ways from alice's host: through a p2pd forward, and
+// as plain TCP through a DNAT port-forward on bob's router (no tunnel).
+import type { ForwardInfo, PeerInfo } from '../daemon/api/types.js'
+import type { Host, Lab, Router } from '../test/lab/lab.js'
+import { BenchNodes, type BenchDaemon } from './nodes.js'
+import { startServer, type Target } from './programs.js'
+
+/** bob's server ports, and where each reaches them from alice's host. */
+export const PORTS = { echo: 9000, source: 9001, fwdEcho: 9100, fwdSource: 9101, natEcho: 19000, natSource: 19001 }
+
+/** Everything a measurement needs. */
+export interface Topology {
+  nodes: BenchNodes
+  a: Host
+  b: Host
+  bobRouter: Router
+  alice: BenchDaemon
+  bob: BenchDaemon
+  p2pd: Target
+  plain: Target
+  /** alice's view of bob once connected. */
+  path: PeerInfo['path']
+}
+
+/** Port-forward `wanPort` on the router's WAN to host:port, accepted ahead of the router's firewall. */
+export async function dnat(lab: Lab, r: Router, wanPort: number, host: string, port: number): Promise<void> {
+  await lab.exec(r.ns, ['iptables', '-t', 'nat', '-A', 'PREROUTING', '-i', 'wan', '-p', 'tcp', '--dport', String(wanPort), '-j', 'DNAT', '--to-destination', `${host}:${port}`])
+  await lab.exec(r.ns, ['iptables', '-I', 'FORWARD', '1', '-i', 'wan', '-p', 'tcp', '-d', host, '--dport', String(port), '-j', 'ACCEPT'])
+}
+
+/** Build the lab network, start everything and connect alice to bob; `nodes` is cleaned up by the caller. */
+export async function buildTopology(lab: Lab, nodes: BenchNodes): Promise<Topology> {
+  const aRouter = await lab.router('cone')
+  const bobRouter = await lab.router('cone')
+  const a = await lab.host('alice', aRouter)
+  const b = await lab.host('bob', bobRouter)
+  await nodes.broker()
+  const [alice, bob] = await Promise.all([nodes.daemon('alice', a), nodes.daemon('bob', b)])
+  await startServer(lab, b, PORTS.echo, PORTS.source)
+  await dnat(lab, bobRouter, PORTS.natEcho, b.ip, PORTS.echo)
+  await dnat(lab, bobRouter, PORTS.natSource, b.ip, PORTS.source)
+  for (const port of [PORTS.echo, PORTS.source]) await bob.api.post('/v1/exposes', { port, peer: 'alice', proto: 'tcp' })
+  const peer = await alice.api.post<PeerInfo>('/v1/peers/bob/connect')
+  if (peer.state !== 'connected' || peer.path?.kind !== 'direct') throw new Error(`alice could not reach bob directly: ${JSON.stringify(peer)}`)
+  for (const [port, toPort] of [[PORTS.fwdEcho, PORTS.echo], [PORTS.fwdSource, PORTS.source]] as const) {
+    await alice.api.post<ForwardInfo>('/v1/forwards', { port, peer: 'bob', toPort, proto: 'tcp' })
+  }
+  return {
+    nodes, a, b, bobRouter, alice, bob, path: peer.path,
+    p2pd: { kind: 'p2pd', host: '127.0.0.1', echoPort: PORTS.fwdEcho, sourcePort: PORTS.fwdSource },
+    plain: { kind: 'plain', host: bobRouter.wan, echoPort: PORTS.natEcho, sourcePort: PORTS.natSource },
+  }
+}
