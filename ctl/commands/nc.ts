@@ -31,7 +31,7 @@ export function register(program: Command): void {
       process.exitCode = await pipe(ws, opts.udp === true, waitS * 1000)
     })
   examples(cmd,
-    'echo hello | p2pctl nc bob 7000',
+    'p2pctl nc bob 7000 < request.txt > reply.txt',
     'tar c ./dir | p2pctl nc bob 9000          # on bob: nc -l 127.0.0.1 9000 | tar x, and p2pctl expose 9000 --peer alice',
     "printf 'ping' | p2pctl nc bob 5353 --udp")
 }
