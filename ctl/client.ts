@@ -110,13 +110,21 @@ export class ApiClient {
     return err
   }
 
-  /** Open a raw WebSocket to `path` (with query); resolves once open. */
-  openSocket(path: string): Promise<WebSocket> {
+  /**
+   * Open a raw WebSocket to `path` (with query); resolves once open. The handlers are attached
+   * before the socket opens, so nothing the daemon sends at once (an error, say) is missed.
+   */
+  openSocket(path: string, on: { message: (data: Buffer, binary: boolean) => void; close: (code: number) => void }): Promise<WebSocket> {
     const url = this.target.kind === 'unix' ? `ws+unix://${this.target.path}:${path}` : `ws://${this.target.url.host}${path}`
     const headers = this.token && this.target.kind === 'http' ? { authorization: `Bearer ${this.token}` } : undefined
     const ws = new WebSocket(url, { headers, maxPayload: 1024 * 1024 })
+    ws.on('message', (data: Buffer, binary: boolean) => on.message(data, binary))
     return new Promise<WebSocket>((resolve, reject) => {
-      ws.once('open', () => resolve(ws))
+      ws.once('open', () => {
+        ws.on('error', () => undefined) // after open, failures surface as 'close'
+        ws.on('close', (code: number) => on.close(code))
+        resolve(ws)
+      })
       ws.once('error', (err: NodeJS.ErrnoException) => reject(this.translate(err)))
       ws.once('unexpected-response', (_req, res) => {
         let body = ''

@@ -27,8 +27,9 @@ export function register(program: Command): void {
       const waitS = Number(opts.wait)
       if (!Number.isFinite(waitS) || waitS < 0) throw new UsageError(`--wait: "${opts.wait}" is not a number of seconds`)
       const q = new URLSearchParams({ peer, port: String(port), host: opts.host, ...(opts.udp ? { proto: 'udp' } : {}) })
-      const ws = await ctx.client.openSocket(`/v1/nc?${q.toString()}`)
-      process.exitCode = await pipe(ws, opts.udp === true, waitS * 1000)
+      const nc = new NcSession(opts.udp === true, waitS * 1000)
+      const ws = await ctx.client.openSocket(`/v1/nc?${q.toString()}`, { message: (d, b) => nc.onMessage(d, b), close: (code) => nc.onClose(code) })
+      process.exitCode = await nc.run(ws)
     })
   examples(cmd,
     'p2pctl nc bob 7000 < request.txt > reply.txt',
@@ -36,65 +37,85 @@ export function register(program: Command): void {
     "printf 'ping' | p2pctl nc bob 5353 --udp")
 }
 
-/** Run the pipe until the far side is done; resolves with the exit status. */
-function pipe(ws: WebSocket, udp: boolean, waitMs: number): Promise<number> {
-  return new Promise((resolve, reject) => {
-    let opened = false
-    let failure: Control['error'] | null = null
-    let udpTimer: NodeJS.Timeout | null = null
-    const stdin = process.stdin
-    const armUdpTimer = (): void => {
-      if (udpTimer) clearTimeout(udpTimer)
-      udpTimer = setTimeout(() => ws.close(1000), waitMs)
-    }
-    ws.on('message', (data: Buffer, binary: boolean) => {
-      if (binary) {
-        if (!process.stdout.write(data)) {
-          ws.pause()
-          process.stdout.once('drain', () => ws.resume())
-        }
-        if (udp && stdin.readableEnded) armUdpTimer()
-        return
-      }
-      let c: Control
-      try {
-        c = JSON.parse(data.toString()) as Control
-      } catch {
-        return
-      }
-      if (c.type === 'open') {
-        opened = true
-        startStdin()
-      } else if (c.type === 'error') failure = c.error ?? { code: 'INTERNAL', message: 'unknown error' }
-      // 'eof' from the peer: nothing more will come; the daemon closes once both sides are done.
-    })
-    ws.on('close', (code: number) => {
-      stdin.pause()
-      if (failure) {
-        reject(new ApiError(0, failure.code, failure.message, failure.hint))
-        return
-      }
-      if (code === 1000 || code === 1005) resolve(0)
-      else if (!opened) reject(new ApiError(0, 'REFUSED', `p2pd closed the pipe before it opened (code ${code})`))
-      else resolve(NC_EXIT.lost)
-    })
-    ws.on('error', () => undefined)
+/** One nc run: stdin to the socket, the socket to stdout, until the far side is done. */
+class NcSession {
+  private ws: WebSocket | null = null
+  private opened = false
+  private failure: Control['error'] | null = null
+  private closeCode: number | null = null
+  private udpTimer: NodeJS.Timeout | null = null
+  private settle: ((code: number) => void) | null = null
+  private fail: ((err: Error) => void) | null = null
 
-    function startStdin(): void {
-      stdin.on('data', (chunk: Buffer) => {
-        for (let i = 0; i < chunk.length; i += CHUNK) {
-          const part = chunk.subarray(i, i + CHUNK)
-          ws.send(part, { binary: true }, () => {
-            if (ws.bufferedAmount < 256 * 1024 && stdin.isPaused()) stdin.resume()
-          })
-        }
-        if (ws.bufferedAmount > 1024 * 1024) stdin.pause()
-      })
-      stdin.on('end', () => {
-        if (udp) armUdpTimer()
-        else ws.send(JSON.stringify({ type: 'eof' }))
-      })
-      stdin.resume()
+  constructor(private readonly udp: boolean, private readonly waitMs: number) {}
+
+  /** Resolves with the exit status once the socket closes. */
+  run(ws: WebSocket): Promise<number> {
+    this.ws = ws
+    return new Promise((resolve, reject) => {
+      this.settle = resolve
+      this.fail = reject
+      if (this.opened) this.startStdin()
+      if (this.closeCode !== null) this.finish()
+    })
+  }
+
+  onMessage(data: Buffer, binary: boolean): void {
+    if (binary) {
+      if (!process.stdout.write(data)) {
+        this.ws?.pause()
+        process.stdout.once('drain', () => this.ws?.resume())
+      }
+      if (this.udp && process.stdin.readableEnded) this.armUdpTimer()
+      return
     }
-  })
+    let c: Control
+    try {
+      c = JSON.parse(data.toString()) as Control
+    } catch {
+      return
+    }
+    if (c.type === 'open') {
+      this.opened = true
+      if (this.ws) this.startStdin()
+    } else if (c.type === 'error') this.failure = c.error ?? { code: 'INTERNAL', message: 'unknown error' }
+    // 'eof' from the peer: nothing more will come; the daemon closes once both sides are done.
+  }
+
+  onClose(code: number): void {
+    this.closeCode = code
+    if (this.settle) this.finish()
+  }
+
+  private finish(): void {
+    process.stdin.pause()
+    const code = this.closeCode ?? 1006
+    if (this.failure) this.fail!(new ApiError(0, this.failure.code, this.failure.message, this.failure.hint))
+    else if (code === 1000 || code === 1005) this.settle!(0)
+    else if (!this.opened) this.fail!(new ApiError(0, 'REFUSED', `p2pd closed the pipe before it opened (code ${code})`))
+    else this.settle!(NC_EXIT.lost)
+  }
+
+  private armUdpTimer(): void {
+    if (this.udpTimer) clearTimeout(this.udpTimer)
+    this.udpTimer = setTimeout(() => this.ws?.close(1000), this.waitMs)
+  }
+
+  private startStdin(): void {
+    const ws = this.ws!
+    const stdin = process.stdin
+    stdin.on('data', (chunk: Buffer) => {
+      for (let i = 0; i < chunk.length; i += CHUNK) {
+        ws.send(chunk.subarray(i, i + CHUNK), { binary: true }, () => {
+          if (ws.bufferedAmount < 256 * 1024 && stdin.isPaused()) stdin.resume()
+        })
+      }
+      if (ws.bufferedAmount > 1024 * 1024) stdin.pause()
+    })
+    stdin.on('end', () => {
+      if (this.udp) this.armUdpTimer()
+      else ws.send(JSON.stringify({ type: 'eof' }))
+    })
+    stdin.resume()
+  }
 }
