@@ -9,6 +9,7 @@ import { Broker } from './broker.js'
 import { ConfigError, ENV, resolveConfig, type BrokerConfig, type CliOptions } from './config.js'
 import { startHttp, type HttpEndpoint } from './http.js'
 import { NameStore } from './name-store.js'
+import { notifyReady } from '../common/notify.js'
 
 const EXAMPLES = `
 Examples:
@@ -97,6 +98,7 @@ async function main(): Promise<void> {
   const lines = udp.map((a) => `listening udp ${formatHostPort(a.host, a.port)}`)
   if (http !== null) lines.push(`listening http ${formatHostPort(http.address.host, http.address.port)}`)
   process.stdout.write(lines.join('\n') + '\n')
+  await notifyReady({ status: lines.join(', ') }).catch((err: unknown) => log.error({ err }, 'could not notify systemd'))
 }
 
 main().catch((e: unknown) => fail(`fatal: ${(e as Error).stack ?? String(e)}`, 1))

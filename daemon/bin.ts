@@ -2,14 +2,15 @@
 // p2pd: the daemon. Flags > env (P2PD_*) > config file; see --help.
 import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
-import { createLogger } from '../common/logger.js'
+import { createLogger, setLogLevel, type Logger } from '../common/logger.js'
 import { onShutdown } from '../common/lifecycle.js'
-import { ConfigError, KEYS, envLayer, readConfigFile, resolveConfig, type RawConfig } from './config.js'
+import { ConfigError, KEYS, changedKeys, formatConfig, loadConfig, type DaemonConfig, type RawConfig } from './config.js'
 import { StateStore } from './state-store.js'
 import { Daemon } from './daemon.js'
 import { buildApp } from './api/app.js'
 import { listenTcp, listenUnix } from './api/listen.js'
 import { isAppError } from '../common/errors.js'
+import { notifyReady } from '../common/notify.js'
 
 const version = (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version
 
@@ -25,33 +26,30 @@ const program = new Command('p2pd')
   .option('--api-listen <host:port>', KEYS.apiListen.doc)
   .option('--log-level <level>', KEYS.logLevel.doc)
   .option('--keepalive <seconds>', KEYS.keepaliveS.doc)
+  .option('--check-config', 'validate flags, environment and config file, print the resolved settings and exit (0 = valid, 2 = invalid); binds nothing')
   .addHelpText('after', `
 Every flag is also an environment variable (P2PD_STATE_DIR, P2PD_BROKER=a:7000,b:7000, ...) and a
-config-file key; flags win over the environment, which wins over the file.
+config-file key; flags win over the environment, which wins over the file. SIGHUP re-reads them
+and applies log_level; other changes are logged as needing a restart.
 
 Example:
   $ p2pd --name alice --broker broker.example.net:7000 --state-dir ~/.p2pd --api-socket /tmp/p2pd-alice.sock
   $ P2PD_API=/tmp/p2pd-alice.sock p2pctl status`)
-  .action(async (flags: { config?: string; stateDir?: string; name?: string; broker?: string[]; port?: string; apiSocket?: string; apiListen?: string; logLevel?: string; keepalive?: string }) => {
-    let cfg
+  .action(async (flags: Flags) => {
+    const fromFlags = flagLayer(flags)
+    let cfg: DaemonConfig
     try {
-      const file: RawConfig = flags.config ? await readConfigFile(flags.config) : {}
-      const fromFlags: RawConfig = {}
-      if (flags.stateDir !== undefined) fromFlags.stateDir = flags.stateDir
-      if (flags.name !== undefined) fromFlags.name = flags.name
-      if (flags.broker !== undefined) fromFlags.brokers = flags.broker
-      if (flags.port !== undefined) fromFlags.port = flags.port
-      if (flags.apiSocket !== undefined) fromFlags.apiSocket = flags.apiSocket
-      if (flags.apiListen !== undefined) fromFlags.apiListen = flags.apiListen
-      if (flags.logLevel !== undefined) fromFlags.logLevel = flags.logLevel
-      if (flags.keepalive !== undefined) fromFlags.keepaliveS = flags.keepalive
-      cfg = resolveConfig([file, envLayer(process.env), fromFlags], process.env)
+      cfg = await loadConfig(flags.config, fromFlags, process.env)
     } catch (e) {
       if (e instanceof ConfigError) {
         process.stderr.write(`p2pd: ${e.message}\n`)
         process.exit(2)
       }
       throw e
+    }
+    if (flags.checkConfig) {
+      process.stdout.write(`# p2pd: configuration is valid (${flags.config ? `file ${flags.config}, ` : ''}environment, flags)\n${formatConfig(cfg)}`)
+      return
     }
     const log = createLogger({ name: 'p2pd', level: cfg.logLevel })
     if (cfg.brokers.length === 0) log.warn('no --broker given: this daemon can be reached by no one and reach no one; add --broker HOST:PORT')
@@ -88,7 +86,44 @@ Example:
       await tcpApp?.close()
       await daemon.stop()
     })
+    process.on('SIGHUP', () => void reload(log, flags.config, fromFlags, cfg).then((next) => (cfg = next)))
+    // Under systemd (Type=notify) `systemctl start` returns only now, with the API answering.
+    await notifyReady({ status: `name=${id.name} api=${cfg.apiSocket}` }).catch((err: unknown) => log.error({ err }, 'could not notify systemd'))
   })
+
+type Flags = { config?: string; stateDir?: string; name?: string; broker?: string[]; port?: string; apiSocket?: string; apiListen?: string; logLevel?: string; keepalive?: string; checkConfig?: boolean }
+
+function flagLayer(flags: Flags): RawConfig {
+  const out: RawConfig = {}
+  if (flags.stateDir !== undefined) out.stateDir = flags.stateDir
+  if (flags.name !== undefined) out.name = flags.name
+  if (flags.broker !== undefined) out.brokers = flags.broker
+  if (flags.port !== undefined) out.port = flags.port
+  if (flags.apiSocket !== undefined) out.apiSocket = flags.apiSocket
+  if (flags.apiListen !== undefined) out.apiListen = flags.apiListen
+  if (flags.logLevel !== undefined) out.logLevel = flags.logLevel
+  if (flags.keepalive !== undefined) out.keepaliveS = flags.keepalive
+  return out
+}
+
+// SIGHUP: re-read file and environment under the same flags; apply what can change live, keep the
+// old settings if the new ones are invalid. Returns the settings now in force.
+async function reload(log: Logger, configPath: string | undefined, flags: RawConfig, current: DaemonConfig): Promise<DaemonConfig> {
+  let next: DaemonConfig
+  try {
+    next = await loadConfig(configPath, flags, process.env)
+  } catch (e) {
+    log.error({ err: (e as Error).message }, 'reload: configuration is invalid; keeping the running settings')
+    return current
+  }
+  const changed = changedKeys(current, next)
+  if (changed.includes('logLevel')) setLogLevel(log, next.logLevel)
+  const needRestart = changed.filter((k) => k !== 'logLevel').map((k) => KEYS[k].toml)
+  if (needRestart.length > 0) log.warn({ keys: needRestart }, `reload: ${needRestart.join(', ')} changed; restart p2pd to apply`)
+  log.info({ changed: changed.map((k) => KEYS[k].toml), logLevel: next.logLevel }, 'reloaded configuration')
+  // Keys not applied stay as they run, so a later reload still reports them.
+  return { ...current, logLevel: next.logLevel }
+}
 
 program.parseAsync(process.argv).catch((e: unknown) => {
   process.stderr.write(`p2pd: ${(e as Error).message}\n`)

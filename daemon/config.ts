@@ -2,9 +2,10 @@
 // validated, and a bad one stops the start with the key's name and the reason.
 import { readFile } from 'node:fs/promises'
 import { hostname } from 'node:os'
-import { parse as parseToml } from 'smol-toml'
+import { parse as parseToml, stringify as stringifyToml } from 'smol-toml'
 import { LOG_LEVELS } from '../common/logger.js'
-import { parseHostPort } from '../common/lifecycle.js'
+import { formatHostPort, parseHostPort } from '../common/lifecycle.js'
+import { isLoopbackHost } from './api/listen.js'
 
 /** Resolved settings. */
 export interface DaemonConfig {
@@ -30,15 +31,15 @@ export class ConfigError extends Error {
 }
 
 /** Keys as they appear in the TOML file, and the env var for each. */
-export const KEYS: Record<keyof DaemonConfig, { toml: string; env: string; doc: string }> = {
-  name: { toml: 'name', env: 'P2PD_NAME', doc: 'name to register with the brokers (default: hostname)' },
-  stateDir: { toml: 'state_dir', env: 'P2PD_STATE_DIR', doc: 'identity, pinned peers, forwards and exposes (default: $STATE_DIRECTORY or /var/lib/p2pd)' },
-  brokers: { toml: 'brokers', env: 'P2PD_BROKER', doc: 'rendezvous brokers, HOST:PORT (env: comma-separated)' },
-  port: { toml: 'port', env: 'P2PD_PORT', doc: 'UDP port of the endpoint (0 = any; default 0)' },
-  apiSocket: { toml: 'api_socket', env: 'P2PD_API_SOCKET', doc: 'control API Unix socket (default: $RUNTIME_DIRECTORY/p2pd.sock or /run/p2pd/p2pd.sock)' },
-  apiListen: { toml: 'api_listen', env: 'P2PD_API_LISTEN', doc: 'optional loopback TCP listener for the API, HOST:PORT' },
-  logLevel: { toml: 'log_level', env: 'P2PD_LOG_LEVEL', doc: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
-  keepaliveS: { toml: 'keepalive_s', env: 'P2PD_KEEPALIVE_S', doc: 'broker refresh and keepalive interval, seconds (default 25)' },
+export const KEYS: Record<keyof DaemonConfig, { toml: string; env: string; flag: string; doc: string }> = {
+  name: { toml: 'name', env: 'P2PD_NAME', flag: '--name', doc: 'name to register with the brokers (default: hostname)' },
+  stateDir: { toml: 'state_dir', env: 'P2PD_STATE_DIR', flag: '--state-dir', doc: 'identity, pinned peers, forwards and exposes (default: $STATE_DIRECTORY or /var/lib/p2pd)' },
+  brokers: { toml: 'brokers', env: 'P2PD_BROKER', flag: '--broker', doc: 'rendezvous brokers, HOST:PORT (env: comma-separated)' },
+  port: { toml: 'port', env: 'P2PD_PORT', flag: '--port', doc: 'UDP port of the endpoint (0 = any; default 0)' },
+  apiSocket: { toml: 'api_socket', env: 'P2PD_API_SOCKET', flag: '--api-socket', doc: 'control API Unix socket (default: $RUNTIME_DIRECTORY/p2pd.sock or /run/p2pd/p2pd.sock)' },
+  apiListen: { toml: 'api_listen', env: 'P2PD_API_LISTEN', flag: '--api-listen', doc: 'optional loopback TCP listener for the API, HOST:PORT' },
+  logLevel: { toml: 'log_level', env: 'P2PD_LOG_LEVEL', flag: '--log-level', doc: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
+  keepaliveS: { toml: 'keepalive_s', env: 'P2PD_KEEPALIVE_S', flag: '--keepalive', doc: 'broker refresh and keepalive interval, seconds (default 25)' },
 }
 
 /** Read a TOML config file into a raw layer. */
@@ -76,21 +77,57 @@ export function envLayer(env: NodeJS.ProcessEnv): RawConfig {
   return out
 }
 
-/** Merge layers (later wins) and validate into a DaemonConfig. */
-export function resolveConfig(layers: RawConfig[], env: NodeJS.ProcessEnv): DaemonConfig {
+/** Where a value came from, per key (a file path, an env var, a flag), for error messages. */
+export type LayerSource = (key: keyof DaemonConfig) => string
+
+/** Merge layers (later wins) and validate into a DaemonConfig; errors name the key and its source. */
+export function resolveConfig(layers: RawConfig[], env: NodeJS.ProcessEnv, sources: LayerSource[] = []): DaemonConfig {
   const m: RawConfig = Object.assign({}, ...layers)
+  const k = (key: keyof DaemonConfig): string => {
+    let i = layers.length - 1
+    while (i >= 0 && layers[i]![key] === undefined) i--
+    const src = sources[i]?.(key)
+    return src ? `${KEYS[key].toml} (from ${src})` : KEYS[key].toml
+  }
   const runtimeDir = env.RUNTIME_DIRECTORY?.split(':')[0]
   const stateDir = env.STATE_DIRECTORY?.split(':')[0]
   return {
-    name: str(m.name, 'name', defaultName(), (s) => (/^[a-z0-9][a-z0-9-]{0,31}$/.test(s) ? null : 'use 1-32 lowercase letters, digits or "-", starting with a letter or digit')),
-    stateDir: str(m.stateDir, 'state-dir', stateDir ?? '/var/lib/p2pd', (s) => (s.length > 0 ? null : 'must not be empty')),
-    brokers: list(m.brokers, 'broker').map((b) => hostPort(b, 'broker', 7000)),
-    port: int(m.port, 'port', 0, 0, 65535),
-    apiSocket: str(m.apiSocket, 'api-socket', runtimeDir ? `${runtimeDir}/p2pd.sock` : '/run/p2pd/p2pd.sock', (s) => (Buffer.byteLength(s) > 107 ? `${Buffer.byteLength(s)} bytes is over the 107-byte limit of Unix socket paths; choose a shorter path` : null)),
-    apiListen: m.apiListen === undefined || m.apiListen === '' ? null : hostPort(m.apiListen, 'api-listen'),
-    logLevel: str(m.logLevel, 'log-level', 'info', (s) => ((LOG_LEVELS as readonly string[]).includes(s) ? null : `use one of ${LOG_LEVELS.join(', ')}`)),
-    keepaliveS: int(m.keepaliveS, 'keepalive-s', 25, 1, 3600),
+    name: str(m.name, k('name'), defaultName(), (s) => (/^[a-z0-9][a-z0-9-]{0,31}$/.test(s) ? null : 'use 1-32 lowercase letters, digits or "-", starting with a letter or digit')),
+    stateDir: str(m.stateDir, k('stateDir'), stateDir ?? '/var/lib/p2pd', (s) => (s.length > 0 ? null : 'must not be empty')),
+    brokers: list(m.brokers, k('brokers')).map((b) => hostPort(b, k('brokers'), 7000)),
+    port: int(m.port, k('port'), 0, 0, 65535),
+    apiSocket: str(m.apiSocket, k('apiSocket'), runtimeDir ? `${runtimeDir}/p2pd.sock` : '/run/p2pd/p2pd.sock', (s) => (Buffer.byteLength(s) > 107 ? `${Buffer.byteLength(s)} bytes is over the 107-byte limit of Unix socket paths; choose a shorter path` : null)),
+    apiListen: m.apiListen === undefined || m.apiListen === '' ? null : loopback(hostPort(m.apiListen, k('apiListen')), k('apiListen')),
+    logLevel: str(m.logLevel, k('logLevel'), 'info', (s) => ((LOG_LEVELS as readonly string[]).includes(s) ? null : `use one of ${LOG_LEVELS.join(', ')}`)),
+    keepaliveS: int(m.keepaliveS, k('keepaliveS'), 25, 1, 3600),
   }
+}
+
+/** Read the file named by `configPath` (if any) and resolve it under env and flags. Throws ConfigError. */
+export async function loadConfig(configPath: string | undefined, flags: RawConfig, env: NodeJS.ProcessEnv): Promise<DaemonConfig> {
+  const file = configPath ? await readConfigFile(configPath) : {}
+  return resolveConfig([file, envLayer(env), flags], env, [() => configPath ?? 'file', (key) => KEYS[key].env, (key) => KEYS[key].flag])
+}
+
+/** The resolved config as TOML (what --check-config prints); a disabled api_listen is a comment. */
+export function formatConfig(cfg: DaemonConfig): string {
+  const doc: Record<string, unknown> = {}
+  for (const [key, { toml }] of Object.entries(KEYS)) {
+    const v = cfg[key as keyof DaemonConfig]
+    if (v === null) continue
+    doc[toml] = key === 'brokers' ? cfg.brokers.map((b) => formatHostPort(b.host, b.port)) : key === 'apiListen' ? formatHostPort(cfg.apiListen!.host, cfg.apiListen!.port) : v
+  }
+  return stringifyToml(doc) + (cfg.apiListen === null ? '\n# api_listen: off\n' : '\n')
+}
+
+/** Names of the settings that differ between two configs. */
+export function changedKeys(a: DaemonConfig, b: DaemonConfig): (keyof DaemonConfig)[] {
+  return (Object.keys(KEYS) as (keyof DaemonConfig)[]).filter((k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]))
+}
+
+function loopback(hp: { host: string; port: number }, key: string): { host: string; port: number } {
+  if (!isLoopbackHost(hp.host)) throw new ConfigError(key, `"${hp.host}" is not a loopback address: the API has no TLS, so it listens on 127.0.0.1, ::1 or localhost only`)
+  return hp
 }
 
 function defaultName(): string {
