@@ -13,6 +13,7 @@ import { BenchNodes, cpuMs, ROOT } from './nodes.js'
 import { renderTable, ratio, type Row } from './report.js'
 import { median } from './stats.js'
 import { buildTopology } from './topology.js'
+import { udpRoundTrips } from './udp.js'
 
 const MiB = 1024 * 1024
 /** What is measured, and how much. */
@@ -22,6 +23,7 @@ const PLAN = {
   openWarmup: 10, openCount: 200,
   holdCount: 1000, holdBatch: 100,
   connectRuns: 9,
+  udpRounds: 10_000,
 }
 
 const now = (): number => performance.now()
@@ -94,6 +96,7 @@ async function main(): Promise<void> {
       p2pd: await roundTrips(lab, a, topo.p2pd, PLAN.pingSize, PLAN.pingWarmup, PLAN.pingRounds),
       plain: await roundTrips(lab, a, topo.plain, PLAN.pingSize, PLAN.pingWarmup, PLAN.pingRounds),
     }))
+    const udp = await phase('udp round trips', () => udpRoundTrips(lab, topo, PLAN.udpRounds))
     const pids = { alice: topo.alice.child.pid!, bob: topo.bob.child.pid! }
     const cpu0 = { alice: await cpuMs(pids.alice), bob: await cpuMs(pids.bob) }
     const p2pdTput = await phase('throughput p2pd', () => throughput(lab, a, topo.p2pd, PLAN.downloadBytes, PLAN.downloadRuns))
@@ -110,6 +113,8 @@ async function main(): Promise<void> {
       { metric: `throughput, one TCP flow, ${PLAN.downloadBytes / MiB} MiB download (median of ${PLAN.downloadRuns})`, unit: 'Mbit/s', p2pd: tput.p2pd.median, plain: tput.plain.median, digits: 0 },
       { metric: `round trip, ${PLAN.pingSize} B ping-pong p50 (${PLAN.pingRounds} rounds)`, unit: 'ms', p2pd: rtt.p2pd.p50, plain: rtt.plain.p50, digits: 3 },
       { metric: `round trip, ${PLAN.pingSize} B ping-pong p99`, unit: 'ms', p2pd: rtt.p2pd.p99, plain: rtt.plain.p99, digits: 3 },
+      { metric: `UDP request/response, 64-1200 B, p50 (${PLAN.udpRounds} rounds)`, unit: 'ms', p2pd: udp.p2pd.p50, plain: udp.plain.p50, digits: 3 },
+      { metric: 'UDP request/response, 64-1200 B, p99', unit: 'ms', p2pd: udp.p2pd.p99, plain: udp.plain.p99, digits: 3 },
       { metric: `new connection: connect() to first echo byte, median of ${PLAN.openCount}`, unit: 'ms', p2pd: open.p2pd.open.p50, plain: open.plain.open.p50, digits: 3 },
       { metric: 'new connection: connect() to first echo byte, p99', unit: 'ms', p2pd: open.p2pd.open.p99, plain: open.plain.open.p99, digits: 3 },
       { metric: `time to direct path: p2pctl connect spawn -> connected, median of ${connects.length}`, unit: 'ms', p2pd: median(connects.map((c) => c.connectedMs)), plain: open.plain.connect.p50, plainNote: 'TCP connect() only', digits: 1 },
@@ -128,7 +133,7 @@ async function main(): Promise<void> {
       plan: PLAN,
       rows: rows.map((r) => ({ ...r, ratio: ratio(r) })),
       details: {
-        throughput: { ...tput, p2pdDaemonCpuPctOfOneCore: downloadCpuPct }, roundTrips: rtt, connectionOpen: open,
+        throughput: { ...tput, p2pdDaemonCpuPctOfOneCore: downloadCpuPct }, roundTrips: rtt, udpRoundTrips: udp, connectionOpen: open,
         connect: { runs: connects, medianStageDeltasMs: connectBreakdown },
         rssKiB: { idleAfterConnect: idle, afterTraffic, ...mem },
         phasesMs: phases,

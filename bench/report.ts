@@ -31,7 +31,7 @@ export function renderTable(rows: readonly Row[]): string {
     const plain = r.plainNote ? (r.plain === null ? r.plainNote : `${fmt(r.plain, d)} (${r.plainNote})`) : fmt(r.plain, d)
     return [`${r.metric} [${r.unit}]`, fmt(r.p2pd, d), plain, q === null ? '-' : `${q.toFixed(2)}x`]
   })
-  const head = ['metric', 'p2pd', 'plain TCP', 'p2pd/plain']
+  const head = ['metric', 'p2pd', 'plain (DNAT, no tunnel)', 'p2pd/plain']
   const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i]!.length)))
   const line = (c: string[]): string => c.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ').trimEnd()
   return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...cells.map(line)].join('\n')

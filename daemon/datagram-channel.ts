@@ -7,7 +7,9 @@ import { DATAGRAM_HEADER, ReplayWindow, decodeDatagram, encodeDatagram } from '.
 
 // UDX header (20) + secret-stream envelope (8-byte nonce + 16-byte MAC).
 const PATH_OVERHEAD = 20 + 8 + 16
-const BASE_MTU = 1200
+// UDP payload of a 1500-byte Ethernet path. Larger datagrams would be IP-fragmented, so they are
+// dropped and counted instead; this leaves 1420 bytes per datagram, WireGuard's default MTU.
+const PATH_UDP_PAYLOAD = 1472
 
 /** Datagram counters of one flow. */
 export interface DatagramStats {
@@ -44,11 +46,9 @@ export class DatagramChannel extends EventEmitter {
     stream.on('data', () => {})
   }
 
-  /** Largest payload the path carries in one datagram. */
+  /** Largest payload the path carries in one datagram unfragmented (1420 bytes). */
   get maxPayload(): number {
-    const raw = this.stream.rawStream as unknown as { mtu?: number }
-    const mtu = typeof raw.mtu === 'number' && raw.mtu > 0 ? raw.mtu : BASE_MTU
-    return mtu - PATH_OVERHEAD - DATAGRAM_HEADER
+    return PATH_UDP_PAYLOAD - PATH_OVERHEAD - DATAGRAM_HEADER
   }
 
   /** Send one datagram; oversize ones are dropped and counted, never fragmented. */

@@ -1,8 +1,8 @@
 // UDP tools for the NAT lab, run inside namespaces.
-//   udp.mjs echo PORT              echo server on 127.0.0.1:PORT; "REPORT" answers its counts as JSON
+//   udp.mjs echo PORT [HOST]       echo server on HOST:PORT (127.0.0.1); "REPORT" answers its counts
 //   udp.mjs burst PORT N [PREFIX]  send N numbered datagrams, collect echoes; print JSON
 //   udp.mjs report PORT            ask an echo server for its counts; print JSON
-//   udp.mjs rtt PORT N             N sequential request/responses of 64-1200 bytes; print p50/p99 ms
+//   udp.mjs rtt PORT N [HOST]      N sequential request/responses of 64-1200 bytes to HOST (127.0.0.1)
 import dgram from 'node:dgram'
 
 const [mode, portArg, nArg, prefixArg] = process.argv.slice(2)
@@ -24,12 +24,12 @@ if (mode === 'echo') {
     seen.set(text, (seen.get(text) ?? 0) + 1)
     s.send(m, r.port, r.address)
   })
-  s.bind(port, '127.0.0.1', () => process.stdout.write('ready\n'))
+  s.bind(port, nArg ?? '127.0.0.1', () => process.stdout.write('ready\n'))
 } else {
   const s = dgram.createSocket('udp4')
   const deadline = setTimeout(() => finish(1), 20_000)
   let finish = (code) => process.exit(code)
-  s.bind(0, '127.0.0.1', () => {
+  s.bind(0, () => {
     if (mode === 'report') {
       s.on('message', (m) => {
         console.log(m.toString())
@@ -71,7 +71,7 @@ if (mode === 'echo') {
         const buf = Buffer.alloc(size, i & 255)
         buf.writeUInt32LE(i, 0)
         sentAt = process.hrtime.bigint()
-        s.send(buf, port, '127.0.0.1')
+        s.send(buf, port, prefixArg ?? '127.0.0.1')
       }
       s.on('message', (m) => {
         if (m.length < 4 || m.readUInt32LE(0) !== i) return

@@ -35,7 +35,7 @@ describe('bench report', () => {
       { metric: 'connect', unit: 'ms', p2pd: 250, plain: 0.25, plainNote: 'TCP connect() only' },
     ])
     const lines = text.split('\n')
-    expect(lines[0]).toMatch(/^metric\s+p2pd\s+plain TCP\s+p2pd\/plain$/)
+    expect(lines[0]).toMatch(/^metric\s+p2pd\s+plain \(DNAT, no tunnel\)\s+p2pd\/plain$/)
     expect(lines[2]).toMatch(/^throughput \[Mbit\/s\]\s+600\s+8000\s+0\.07x$/)
     expect(lines[3]).toMatch(/^RSS \[MiB\]\s+100\.0\s+no process\s+-$/)
     expect(lines[4]).toMatch(/0\.25 \(TCP connect\(\) only\)\s+1000\.00x$/)
