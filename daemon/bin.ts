@@ -63,7 +63,7 @@ Example:
       const state = await store.load()
       daemon = new Daemon({ name: cfg.name, brokers: cfg.brokers, port: cfg.port, keepaliveMs: cfg.keepaliveS * 1000, version }, { keyPair, state, store, logger: log })
       await daemon.start()
-      app = await buildApp({ api: daemon, logger: log.child({ component: 'api' }), version })
+      app = await buildApp({ api: daemon, logger: log.child({ component: 'api' }), version, socketPath: cfg.apiSocket })
       await listenUnix(app, cfg.apiSocket)
       if (cfg.apiListen) {
         // A second app: the TCP listener wants the bearer token; the socket relies on its mode.

@@ -5,7 +5,7 @@ import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/typ
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
 import type { Logger } from 'pino'
 import { installErrorHandlers } from './errors.js'
-import { installTcpGuard, type TcpGuardOptions } from './guard.js'
+import { installGuard, type TcpGuardOptions } from './guard.js'
 import { OpenApiCollector } from './openapi.js'
 import { registerEventRoutes } from './routes/events.js'
 import { registerNcRoutes } from './routes/nc.js'
@@ -28,8 +28,10 @@ export interface AppDeps {
   logger?: Logger | false
   /** Daemon version, shown in the OpenAPI document. */
   version: string
-  /** Set for an app served on the loopback TCP listener: token, Host and Origin checks. */
+  /** Set for an app served on the loopback TCP listener: requires the bearer token. */
   tcpGuard?: TcpGuardOptions
+  /** The Unix socket this app serves, accepted as a Host name besides loopback names. */
+  socketPath?: string
 }
 
 /** Build the control API app (routes, validation, errors, OpenAPI, events); does not listen. */
@@ -45,11 +47,14 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Typebox's own checker: no type coercion of JSON bodies ("8080" is not a port).
   app.setValidatorCompiler(TypeBoxValidatorCompiler)
   installErrorHandlers(root)
-  if (deps.tcpGuard) installTcpGuard(root, deps.tcpGuard)
   const openapi = new OpenApiCollector()
   openapi.attach(root)
 
   await app.register(websocket, { options: { maxPayload: WS_MAX_PAYLOAD_BYTES } })
+  // Every listener: loopback Host only, no browser (Origin/Referer) requests; TCP: the token too.
+  // After the websocket plugin, whose own onRequest hook marks upgrades so that a refused upgrade's
+  // socket is destroyed once the 403 is sent.
+  installGuard(root, { ...(deps.tcpGuard ? { tcp: deps.tcpGuard } : {}), ...(deps.socketPath ? { socketPath: deps.socketPath } : {}) })
 
   registerInfoRoutes(app, deps.api)
   registerPeerRoutes(app, deps.api)
