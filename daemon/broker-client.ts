@@ -114,6 +114,13 @@ export class BrokerClient extends EventEmitter {
     })
   }
 
+  /** Register again now (our NAT mapping may have changed), not at the next refresh. */
+  refreshNow(): void {
+    if (this.closed) return
+    this.pendingRegister = null
+    void this.registerNow()
+  }
+
   /** Feed a datagram that came from this broker. */
   handle(msg: WireMessage): void {
     switch (msg.type) {

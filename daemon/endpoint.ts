@@ -8,6 +8,8 @@ import type { Logger } from '../common/logger.js'
 import type { Counters } from './counters.js'
 import type { Addr } from '../protocol/punch.js'
 
+const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
+
 /** Handler for a decoded datagram; `raw` is kept for signature checks. */
 export type DatagramHandler = (msg: WireMessage, raw: Uint8Array, from: Addr) => void
 
@@ -28,6 +30,14 @@ export class Endpoint {
   /** Bind on all IPv4 addresses (port 0 = any). */
   bind(port: number, host = '0.0.0.0'): void {
     this.socket.bind(port, host)
+    // Bursts (many flows, a busy event loop) must wait in the kernel, not be dropped there.
+    // The kernel caps these at net.core.[rw]mem_max; asking for more is harmless.
+    try {
+      this.socket.setRecvBufferSize(SOCKET_BUFFER_BYTES)
+      this.socket.setSendBufferSize(SOCKET_BUFFER_BYTES)
+    } catch (err) {
+      this.deps.logger.debug({ err }, 'could not size socket buffers')
+    }
   }
 
   /** The bound local address. */

@@ -25,7 +25,15 @@ interface PeerEntry {
   connecting: Promise<PeerSession> | null
   /** The attempt the peer started, when both sides asked at once and we yielded to it. */
   incoming: Promise<PeerSession> | null
+  /** A re-punch after a stalled path is running. */
+  healing: boolean
 }
+
+const HEAL_ATTEMPTS = 20
+const HEAL_SETTLE_MS = 200
+const HEAL_RETRY_MS = 1_000
+const RACE_WINDOW_MS = 5_000
+const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Dependencies of the peer manager. */
 export interface PeerManagerDeps {
@@ -117,7 +125,7 @@ export class PeerManager {
   }
 
   /** Connect (or join the running attempt) and return the session. */
-  async connect(spec: string): Promise<PeerSession> {
+  async connect(spec: string, opts: { fresh?: boolean } = {}): Promise<PeerSession> {
     const fromHex = keyFromHex(spec)
     if (!fromHex && !NAME_RE.test(spec)) throw new AppError('BAD_REQUEST', `"${spec}" is neither a peer name nor a 64-hex-character key`, 'list peers with: p2pctl peers')
     const pin = this.deps.pins.find((p) => p.name === spec || p.key === spec.toLowerCase())
@@ -125,7 +133,7 @@ export class PeerManager {
     if (key === this.selfKey) throw new AppError('BAD_REQUEST', 'that is this daemon\'s own key')
     if (key) {
       const e = this.entry(key)
-      if (e.session?.alive) return e.session
+      if (e.session?.alive && !opts.fresh) return e.session
       if (e.connecting) return e.connecting
     }
     // A user pin is an alias: ask for the key. A TOFU pin or a bare name: ask by name and check.
@@ -152,7 +160,7 @@ export class PeerManager {
       }
       if (introKey === this.selfKey) throw new AppError('BAD_REQUEST', `${spec} is this daemon itself`)
       const e = this.entry(introKey)
-      if (e.session?.alive) return e.session
+      if (e.session?.alive && !opts.fresh) return e.session
       e.seenName = intro.peerName || e.seenName
       if (!key && e.connecting) return e.connecting
       this.setState(e, 'connecting', 'connect requested')
@@ -255,9 +263,28 @@ export class PeerManager {
       logger: this.deps.logger, counters: this.deps.counters,
     })
     const old = e.session
+    // Two sessions made at once (both sides re-punched): both daemons keep the one whose Noise
+    // initiator has the smaller key, so they always agree. An old session that is stalled, or
+    // older than the race window (the peer restarted), always gives way.
+    if (old && old.alive && !old.isStalled && Date.now() - old.startedAt < RACE_WINDOW_MS) {
+      const initiatorOf = (x: PeerSession): string => (x.initiator ? this.selfKey : x.remoteKeyHex)
+      if (initiatorOf(old) < initiatorOf(session)) {
+        session.retire('a concurrent session with this peer won')
+        return old
+      }
+    }
     e.session = session
     e.lastError = null
-    if (old && old !== session) old.close('replaced by a new session')
+    if (old && old !== session) {
+      // Same peer, new path: live connections move over in place (no reconnect, no byte lost).
+      old.handOver(session)
+      old.retire('replaced by a new session')
+    }
+    session.on('stalled', (silentMs: number) => {
+      this.deps.logger.info({ peer: this.label(key), silentMs }, 'path stopped answering; re-punching')
+      this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'lookup', detail: `path silent for ${silentMs} ms: re-punching` })
+      void this.heal(key, session)
+    })
     session.on('close', (reason: string) => {
       if (e.session !== session) return
       e.session = null
@@ -269,10 +296,35 @@ export class PeerManager {
     return session
   }
 
+  // A stalled path: refresh our registration (the broker learns a changed NAT mapping at once),
+  // give the peer's refresh a moment to land, then punch a new path; the new session takes over
+  // the old one's streams. Retried until it works or the old session gives up.
+  private async heal(key: string, stalled: PeerSession): Promise<void> {
+    const e = this.entry(key)
+    if (e.healing) return
+    e.healing = true
+    try {
+      for (let attempt = 0; attempt < HEAL_ATTEMPTS && stalled.alive && e.session === stalled; attempt++) {
+        for (const b of this.deps.brokers()) b.refreshNow()
+        await delay(attempt === 0 ? HEAL_SETTLE_MS : HEAL_RETRY_MS)
+        if (!stalled.alive || e.session !== stalled || !stalled.isStalled) return
+        try {
+          await this.connect(key, { fresh: true })
+          this.deps.counters.inc('paths_healed')
+          return
+        } catch (err) {
+          this.deps.logger.warn({ peer: this.label(key), err: (err as Error).message }, 're-punch failed; will retry')
+        }
+      }
+    } finally {
+      e.healing = false
+    }
+  }
+
   private entry(key: string): PeerEntry {
     let e = this.entries.get(key)
     if (!e) {
-      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, incoming: null }
+      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, incoming: null, healing: false }
       this.entries.set(key, e)
     }
     return e

@@ -27,8 +27,13 @@ export type OpenHandler = (session: PeerSession, req: Open) => Promise<OpenDecis
 
 const OPEN_TIMEOUT_MS = 5_000
 const PING_TIMEOUT_MS = 5_000
-const KEEPALIVE_MS = 5_000
 const SESSION_TIMEOUT_MS = 20_000
+// Heartbeat: a tiny ping every HEARTBEAT_MS keeps NAT mappings warm and tells within STALL_MS
+// that the path stopped answering (then the peer manager re-punches and moves the streams).
+const HEARTBEAT_MS = 500
+const STALL_MS = 1_500
+// How long a replaced session's control stream lingers (both sides move within a punch).
+const RETIRE_GRACE_MS = 15_000
 
 /** A live session; emits 'close' once. */
 export class PeerSession extends EventEmitter {
@@ -48,6 +53,9 @@ export class PeerSession extends EventEmitter {
   private checkId = 0x80000000
   private pingId = 0
   private closed = false
+  private lastHeard = Date.now()
+  private stalled = false
+  private readonly heartbeat: NodeJS.Timeout
 
   constructor(
     private readonly opts: {
@@ -78,8 +86,9 @@ export class PeerSession extends EventEmitter {
       handshake: { ...k, publicKey: opts.publicKey, remotePublicKey: opts.remoteKey },
       ...(opts.leftover ? { data: opts.leftover } : {}),
     } as ConstructorParameters<typeof NoiseSecretStream>[2])
-    this.control.setKeepAlive(KEEPALIVE_MS)
     this.control.setTimeout(SESSION_TIMEOUT_MS)
+    this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS)
+    this.heartbeat.unref()
     this.control.on('data', (buf: Buffer) => this.onControl(buf))
     this.control.on('error', (err: Error) => opts.logger.debug({ err }, 'control stream error'))
     this.control.on('close', () => this.close('control stream closed'))
@@ -89,6 +98,11 @@ export class PeerSession extends EventEmitter {
   /** The local endpoint address, for display. */
   get local(): Addr {
     return this.opts.endpoint.address()
+  }
+
+  /** Whether the path has been silent past the stall threshold. */
+  get isStalled(): boolean {
+    return this.stalled
   }
 
   /** Whether the session is usable. */
@@ -106,9 +120,8 @@ export class PeerSession extends EventEmitter {
       const timer = setTimeout(() => {
         this.pendingOpens.delete(raw.id)
         raw.destroy()
+        // A silent peer is the heartbeat's business (it re-punches and moves live streams).
         reject(new AppError('SESSION_LOST', `the peer did not answer an open request in ${OPEN_TIMEOUT_MS / 1000} s`))
-        // A peer that stops answering (restarted, or the path died) gets a fresh session next time.
-        this.close('the peer stopped answering')
       }, OPEN_TIMEOUT_MS)
       this.pendingOpens.set(raw.id, { raw, resolve, reject, timer })
       this.send({ type: 'open', connId: raw.id, proto, host, port })
@@ -143,10 +156,23 @@ export class PeerSession extends EventEmitter {
     })
   }
 
+  /**
+   * End this session after handOver(): like close(), but its control stream lingers a while, so
+   * the peer (which may not have moved to the new session yet) sees no reset that would tear
+   * down its side of the streams we just handed over.
+   */
+  retire(reason: string): void {
+    const control = this.control
+    this.close(reason, false)
+    const t = setTimeout(() => control.destroy(), RETIRE_GRACE_MS)
+    t.unref()
+  }
+
   /** Tear down the session and every stream on it. */
-  close(reason: string): void {
+  close(reason: string, destroyControl = true): void {
     if (this.closed) return
     this.closed = true
+    clearInterval(this.heartbeat)
     this.opts.logger.info({ peer: this.remoteKeyHex.slice(0, 16), reason }, 'session closed')
     for (const p of this.pendingOpens.values()) {
       clearTimeout(p.timer)
@@ -165,7 +191,7 @@ export class PeerSession extends EventEmitter {
     }
     this.pendingPings.clear()
     for (const s of this.streams) s.destroy()
-    this.control.destroy()
+    if (destroyControl) this.control.destroy()
     this.emit('close', reason)
   }
 
@@ -173,7 +199,44 @@ export class PeerSession extends EventEmitter {
     if (!this.closed) this.control.write(encodeControl(msg))
   }
 
+  /** Move every stream of this session (control and data) to a new path, in place. */
+  migrate(remote: Addr): void {
+    this.remote = remote
+    for (const s of [this.control, ...this.streams]) moveRaw(s, this.opts.endpoint, remote)
+  }
+
+  /** Hand the data streams to `next` (a new session with the same peer) and move them to its path. */
+  handOver(next: PeerSession): void {
+    for (const s of this.streams) {
+      moveRaw(s, this.opts.endpoint, next.remote)
+      next.adoptStream(s)
+    }
+    this.streams.clear()
+  }
+
+  /** Take ownership of a stream opened on an earlier session with the same peer. */
+  adoptStream(s: NoiseSecretStream): void {
+    this.streams.add(s)
+    s.on('close', () => this.streams.delete(s))
+  }
+
+  private beat(): void {
+    if (this.closed) return
+    this.send({ type: 'ping', id: 0 })
+    const silentMs = Date.now() - this.lastHeard
+    if (!this.stalled && silentMs > STALL_MS) {
+      this.stalled = true
+      this.opts.counters.inc('paths_stalled')
+      this.emit('stalled', silentMs)
+    }
+  }
+
   private onControl(buf: Buffer): void {
+    this.lastHeard = Date.now()
+    if (this.stalled) {
+      this.stalled = false
+      this.emit('recovered')
+    }
     let msg: ControlMessage
     try {
       msg = decodeControl(buf)
@@ -288,4 +351,12 @@ export class PeerSession extends EventEmitter {
     s.on('close', () => this.streams.delete(s))
     return s
   }
+}
+
+// Point a secret-stream's UDX stream at a new remote address, keeping its stream ids.
+function moveRaw(s: NoiseSecretStream, endpoint: Endpoint, remote: Addr): void {
+  const raw = s.rawStream as unknown as UDXStream
+  if (!raw || raw.destroyed || !raw.connected) return
+  if (raw.remoteHost !== null && sameAddr({ host: normalizeHost(raw.remoteHost), port: raw.remotePort }, remote)) return
+  raw.changeRemote(endpoint.socket, raw.remoteId, remote.port, remote.host).catch(() => {})
 }

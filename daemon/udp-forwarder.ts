@@ -52,7 +52,7 @@ export class UdpForwarder {
 
   /** Bind the local socket; PORT_IN_USE when taken. */
   listen(): Promise<void> {
-    const sock = createSocket({ type: isIPv6(this.opts.bindHost) ? 'udp6' : 'udp4' })
+    const sock = createSocket({ type: isIPv6(this.opts.bindHost) ? 'udp6' : 'udp4', recvBufferSize: 1024 * 1024, sendBufferSize: 1024 * 1024 })
     this.socket = sock
     return new Promise((resolve, reject) => {
       sock.once('error', (err: NodeJS.ErrnoException) => {

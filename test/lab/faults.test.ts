@@ -32,7 +32,7 @@ describe.skipIf(reason !== null)('NAT lab faults', () => {
     await lab.forgetMappings(r)
     const after = await observedMappings(lab, h)
     const ports = Object.values(after.seen).map((v) => Number(v.split(':')[1]))
-    expect(ports.every((p) => p >= 40000 && p <= 49999)).toBe(true)
+    expect(ports.every((p) => p >= 20000 && p <= 29999)).toBe(true)
     expect(new Set(ports).size).toBe(1)
   })
 

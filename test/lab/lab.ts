@@ -144,8 +144,9 @@ export class Lab {
     return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0)
   }
 
-  /** Fault: the router forgets every mapping, and new ones get other external ports. */
-  async forgetMappings(r: Router, portRange = '40000-49999'): Promise<void> {
+  /** Fault: the router forgets every mapping, and new ones get other external ports (from a range
+   * below Linux's ephemeral ports, so a port-preserving NAT cannot keep an old one). */
+  async forgetMappings(r: Router, portRange = '20000-29999'): Promise<void> {
     await nsExec(r.ns, ['iptables', '-t', 'nat', '-F', 'POSTROUTING'])
     await nsExec(r.ns, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-p', 'udp', '-j', 'MASQUERADE', '--to-ports', portRange, ...(r.kind === 'symmetric' ? ['--random-fully'] : [])])
     await nsExec(r.ns, ['iptables', '-t', 'nat', '-A', 'POSTROUTING', '-o', 'wan', '-j', 'MASQUERADE', ...(r.kind === 'symmetric' ? ['--random-fully'] : [])])

@@ -10,8 +10,8 @@ export async function sh(argv: string[], timeoutMs = 10_000): Promise<string> {
     const { stdout } = await run(argv[0]!, argv.slice(1), { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 })
     return stdout
   } catch (e) {
-    const err = e as Error & { stderr?: string }
-    throw new Error(`${argv.join(' ')}: ${err.stderr?.trim() || err.message}`)
+    const err = e as Error & { stderr?: string; stdout?: string }
+    throw Object.assign(new Error(`${argv.join(' ')}: ${err.stderr?.trim() || err.message}`), { stdout: err.stdout ?? '' })
   }
 }
 

@@ -61,7 +61,7 @@ export class LabNodes {
   async daemon(name: string, host: Host, opts: { brokers?: string[]; extra?: string[] } = {}): Promise<LabDaemon> {
     const socket = join(this.dir, `${name}.sock`)
     const brokers = (opts.brokers ?? [`${INTERNET.primary}:7000`]).flatMap((b) => ['--broker', b])
-    const n = collect(this.lab.spawn(host.ns, [process.execPath, BIN('daemon'), '--name', name, ...brokers, '--state-dir', join(this.dir, name), '--api-socket', socket, '--log-level', 'warn', ...(opts.extra ?? [])]))
+    const n = collect(this.lab.spawn(host.ns, [process.execPath, BIN('daemon'), '--name', name, ...brokers, '--state-dir', join(this.dir, name), '--api-socket', socket, '--log-level', process.env.P2PD_LAB_LOG ?? 'warn', ...(opts.extra ?? [])]))
     const m = await waitFor(() => {
       if (n.child.exitCode !== null) throw new Error(`p2pd ${name} exited: ${n.err()}`)
       return / key=([0-9a-f]{64}) /.exec(n.out())

@@ -68,12 +68,12 @@ describe.skipIf(reason !== null)('UDP through the NAT lab (cone/cone)', () => {
     await expose(['5201', '--peer', 'alice', '--udp'])
     await forward(['5201', '--peer', 'bob'])
     await forward(['5201', '--peer', 'bob', '--udp'])
-    const out = await lab.exec(a.ns, ['iperf3', '-c', '127.0.0.1', '-p', '5201', '-u', '-b', '50M', '-l', '1100', '-t', '3', '--json', '--get-server-output'], 60_000)
+    const out = await lab.exec(a.ns, ['iperf3', '-c', '127.0.0.1', '-p', '5201', '-u', '-b', '20M', '-l', '1100', '-t', '4', '--json', '--get-server-output'], 60_000)
     type Sum = { packets: number; lost_packets: number; lost_percent: number }
     const r = JSON.parse(out) as { end: { sum: Sum }; server_output_json: { end: { sum: Sum } } }
     const sent = r.end.sum
     const received = r.server_output_json.end.sum
-    expect(sent.packets).toBeGreaterThan(10_000)
+    expect(sent.packets).toBeGreaterThan(8_000)
     expect(received.lost_percent).toBeLessThan(0.5)
     // Both sides count the same datagrams (the server's count covers what it saw, lost ones aside).
     expect(received.packets).toBe(sent.packets)

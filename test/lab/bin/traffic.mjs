@@ -47,7 +47,15 @@ if (mode === 'server') {
   const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true })
   const chunks = []
   let sentSha = ''
-  s.on('data', (d) => chunks.push(d))
+  // The longest silence between two received chunks: how long a path change stalled the flow.
+  let last = 0n
+  let maxGapMs = 0
+  s.on('data', (d) => {
+    const t = process.hrtime.bigint()
+    if (last !== 0n) maxGapMs = Math.max(maxGapMs, Number(t - last) / 1e6)
+    last = t
+    chunks.push(d)
+  })
   // Half-open socket: once the server is done, finish our side too so 'close' comes.
   s.on('end', () => s.end())
   s.on('error', (e) => {
@@ -83,7 +91,7 @@ if (mode === 'server') {
     } else {
       const body = all.subarray(64)
       const sha = crypto.createHash('sha256').update(body).digest('hex')
-      console.log(JSON.stringify({ ok: body.length === size && sha === all.subarray(0, 64).toString(), bytes: body.length, ms }))
+      console.log(JSON.stringify({ ok: body.length === size && sha === all.subarray(0, 64).toString(), bytes: body.length, ms, maxGapMs }))
     }
   })
 } else {
