@@ -14,6 +14,7 @@ import { Counters } from './counters.js'
 import { Endpoint } from './endpoint.js'
 import { Exposes } from './exposes.js'
 import { Forwards } from './forwards.js'
+import { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
 import type { State, StateStore } from './state-store.js'
 
@@ -32,6 +33,7 @@ export class Daemon implements DaemonApi {
   readonly counters = new Counters()
   readonly endpoint: Endpoint
   private readonly events = new EventEmitter()
+  private readonly metricsView = new DaemonMetrics({ api: this, counters: () => this.counters.toJSON() })
   private readonly brokers: BrokerClient[]
   private readonly connector: Connector
   private readonly peerManager: PeerManager
@@ -190,6 +192,10 @@ export class Daemon implements DaemonApi {
       onClose: (fn) => void ch.on('close', fn),
       close: () => ch.close(),
     }
+  }
+
+  async metrics(): Promise<{ contentType: string; text: string }> {
+    return { contentType: this.metricsView.contentType, text: await this.metricsView.render() }
   }
 
   subscribe(listener: (event: DaemonEvent) => void): () => void {

@@ -177,4 +177,6 @@ export interface DaemonApi {
   openPipe(peer: string, proto: 'tcp' | 'udp', host: string, port: number): Promise<PeerPipe>
   /** Subscribe to events; returns the unsubscribe function. */
   subscribe(listener: (event: DaemonEvent) => void): () => void
+  /** Prometheus text for GET /metrics; without it the route answers 404. */
+  metrics?(): Promise<{ contentType: string; text: string }>
 }

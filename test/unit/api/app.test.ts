@@ -187,7 +187,7 @@ describe('openapi', () => {
     const ops = Object.entries(doc.paths as Record<string, Record<string, unknown>>).flatMap(([p, m]) => Object.keys(m).map((k) => `${k.toUpperCase()} ${p}`)).sort()
     expect(ops).toEqual([
       'DELETE /v1/exposes/{id}', 'DELETE /v1/forwards/{id}', 'DELETE /v1/peers/{peer}',
-      'GET /v1/events', 'GET /v1/exposes', 'GET /v1/forwards', 'GET /v1/health', 'GET /v1/id', 'GET /v1/interfaces',
+      'GET /metrics', 'GET /v1/events', 'GET /v1/exposes', 'GET /v1/forwards', 'GET /v1/health', 'GET /v1/id', 'GET /v1/interfaces',
       'GET /v1/nc', 'GET /v1/openapi.json', 'GET /v1/peers', 'GET /v1/status',
       'POST /v1/exposes', 'POST /v1/forwards', 'POST /v1/peers', 'POST /v1/peers/{peer}/connect', 'POST /v1/peers/{peer}/ping',
     ])
