@@ -37,12 +37,16 @@ echo "installing the program in $lib"
 mkdir -p "$prefix/lib" "$bindir"
 rm -rf "$lib.new"
 mkdir -p "$lib.new"
-cp -R "$src/dist" "$src/package.json" "$src/node_modules" "$lib.new/"
+cp -R "$src/dist" "$src/package.json" "$lib.new/"
+# "/." follows a node_modules that is itself a symlink (a git worktree's, say).
+mkdir "$lib.new/node_modules"
+cp -R "$src/node_modules/." "$lib.new/node_modules/"
 [ -f "$src/package-lock.json" ] && cp "$src/package-lock.json" "$lib.new/"
 [ -f "$src/README.md" ] && cp "$src/README.md" "$lib.new/"
 # Drop the build and test tools; this needs no network.
 if command -v npm >/dev/null 2>&1; then
-  (cd "$lib.new" && npm prune --omit=dev --no-audit --no-fund --offline --loglevel=error >/dev/null)
+  (cd "$lib.new" && npm prune --omit=dev --no-audit --no-fund --offline --loglevel=error >/dev/null) \
+    || echo "install.sh: npm prune failed; keeping the build tools in $lib/node_modules (harmless, just bigger)" >&2
 fi
 chmod -R u=rwX,go=rX "$lib.new"
 chmod 0755 "$lib.new/dist/daemon/bin.js" "$lib.new/dist/ctl/bin.js" "$lib.new/dist/broker/bin.js"

@@ -86,7 +86,13 @@ describe.skipIf(reason !== null)('systemd units in a booted box', () => {
   it('systemctl reload (SIGHUP) applies a new log level', async () => {
     await box.ok(['sh', '-c', `echo 'log_level = "debug"' >> /etc/p2pd/p2pd.toml`])
     await box.ok(['systemctl', 'reload', 'p2pd'])
-    await waitFor(async () => (await box.ok(['journalctl', '-u', 'p2pd', '--no-pager', '-o', 'cat'])).includes('reloaded configuration'), { timeoutMs: 10_000, what: 'the reload logged' })
+    const journal = await waitFor(async () => {
+      const out = await box.ok(['journalctl', '-u', 'p2pd', '--no-pager', '-o', 'cat'])
+      return out.includes('reloaded configuration') && out
+    }, { timeoutMs: 10_000, what: 'the reload logged' })
+    // Under systemd the logs are JSON lines on stdout, one journal entry each.
+    const line = journal.split('\n').find((l) => l.includes('reloaded configuration'))!
+    expect(JSON.parse(line)).toMatchObject({ msg: 'reloaded configuration', logLevel: 'debug', changed: ['log_level'] })
     expect((await box.ok(['systemctl', 'is-active', 'p2pd'])).trim()).toBe('active')
   }, 30_000)
 
