@@ -85,6 +85,8 @@ export function event(e: DaemonEvent): string {
     case 'connection': return `connection ${e.action}: ${e.connectionId} on forward ${e.forwardId} ${e.detail}`.trimEnd()
     case 'expose': return `expose ${e.action}: ${e.expose.id} ${e.expose.proto} ${e.expose.target} for ${e.expose.peer}`
     case 'broker': return `broker ${e.broker.address}: ${e.broker.state}${e.broker.rttMs !== null ? ` rtt ${ms(e.broker.rttMs)}` : ''}`
+    case 'path': return `path ${e.peer}: ${e.path ? path(e.path) : 'none'} (${e.reason})`
+    case 'error': return `error ${e.code}${e.peer ? ` ${e.peer}` : ''}${e.forwardId ? ` on forward ${e.forwardId}` : ''}: ${e.message}`
     default: return JSON.stringify(e)
   }
 }

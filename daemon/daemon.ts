@@ -63,6 +63,7 @@ export class Daemon implements DaemonApi {
     this.brokers = opts.brokers.map((address) => {
       const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, hosts: () => this.hostCandidates(), refreshMs: opts.keepaliveMs, logger: log.child({ component: 'broker', broker: formatHostPort(address.host, address.port) }) })
       b.on('change', (info) => emit({ type: 'broker', broker: info }))
+      b.on('refused', (r: { code: string; message: string }) => emit({ type: 'error', code: 'BROKER_ERROR', message: `broker ${formatHostPort(address.host, address.port)} refused our registration: ${r.code} ${r.message}` }))
       b.on('introduce', (intro) => this.peerManager.onIntroduce(intro))
       return b
     })

@@ -174,6 +174,7 @@ export class Forwards {
         l.lastError = detail
         this.deps.logger.warn({ forward: l.spec.id, err: detail }, 'forwarded connection refused')
         this.deps.emit({ type: 'connection', action: 'close', forwardId: l.spec.id, connectionId: connId, detail })
+        this.deps.emit({ type: 'error', code: isAppError(err) ? err.code : 'INTERNAL', message: detail, peer: l.spec.peer, forwardId: l.spec.id })
       }
     })()
   }

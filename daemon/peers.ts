@@ -289,8 +289,10 @@ export class PeerManager {
       if (e.session !== session) return
       e.session = null
       this.setState(e, 'idle', `session closed: ${reason}`)
+      this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: null, reason: `session closed: ${reason}` })
     })
     this.deps.counters.inc('sessions_established')
+    this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: this.info(key).path, reason: old ? 'moved to a new path after a re-punch' : 'new session' })
     this.setState(e, 'connected', `path ${formatHostPort(p.remote.host, p.remote.port)}`)
     this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'connected', detail: `connected to ${this.label(key)} via ${formatHostPort(p.remote.host, p.remote.port)}` })
     return session
@@ -314,6 +316,7 @@ export class PeerManager {
           return
         } catch (err) {
           this.deps.logger.warn({ peer: this.label(key), err: (err as Error).message }, 're-punch failed; will retry')
+          this.deps.emit({ type: 'error', code: (err as AppError).code ?? 'INTERNAL', message: `re-punch failed: ${(err as Error).message}`, peer: this.nameOf(key) ?? key })
         }
       }
     } finally {

@@ -125,6 +125,8 @@ export const DaemonEvent = Type.Union([
   Type.Object({ type: Type.Literal('connection'), action: Type.Union([Type.Literal('open'), Type.Literal('close')]), forwardId: Type.String(), connectionId: Type.String(), detail: Type.String() }),
   Type.Object({ type: Type.Literal('expose'), action: Added, expose: ExposeInfo }),
   Type.Object({ type: Type.Literal('broker'), broker: BrokerInfo }),
+  Type.Object({ type: Type.Literal('path'), peer: Type.String(), path: Nullable(PathInfo), reason: Type.String() }),
+  Type.Object({ type: Type.Literal('error'), code: Type.String(), message: Type.String(), peer: Type.Optional(Type.String()), forwardId: Type.Optional(Type.String()) }),
 ])
 
 /** POST /v1/peers body. */

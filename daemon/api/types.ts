@@ -107,6 +107,10 @@ export type DaemonEvent =
   | { type: 'connection'; action: 'open' | 'close'; forwardId: string; connectionId: string; detail: string }
   | { type: 'expose'; action: 'added' | 'removed'; expose: ExposeInfo }
   | { type: 'broker'; broker: BrokerInfo }
+  /** The path to a peer changed (new session, migration after a NAT change, or lost). */
+  | { type: 'path'; peer: string; path: PathInfo | null; reason: string }
+  /** Something failed that no request is waiting on (a refused forwarded connection, a failed re-punch). */
+  | { type: 'error'; code: string; message: string; peer?: string; forwardId?: string }
 
 /** Request to add a forward. */
 export interface AddForwardRequest {

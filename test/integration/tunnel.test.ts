@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { connect, createServer, type Server, type Socket } from 'node:net'
 import { join } from 'node:path'
-import { Procs } from '../helpers/procs.js'
+import { Procs, bin, type Proc } from '../helpers/procs.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const MiB = 1024 * 1024
@@ -48,6 +48,9 @@ describe('loopback: broker + alice + bob through p2pctl', () => {
   let bobKey: string
   const download = randomBytes(64 * MiB)
   const ports = { sink: 0, source: 0, echo: 0, dead: 0 }
+  let watcher: Proc
+  const events = (): { type: string; [k: string]: unknown }[] =>
+    watcher.stdout().split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string })
 
   beforeAll(async () => {
     dir = await procs.tempDir()
@@ -81,6 +84,14 @@ describe('loopback: broker + alice + bob through p2pctl', () => {
     bobKey = (await procs.daemon({ name: 'bob', brokerPort, stateDir: join(dir, 'bob'), socket: B })).key
     await waitFor(async () => JSON.parse((await procs.ctl(A, ['status', '--json'])).stdout).brokers[0].state === 'registered', { timeoutMs: 10_000, what: 'alice registered' })
     await waitFor(async () => JSON.parse((await procs.ctl(B, ['status', '--json'])).stdout).brokers[0].state === 'registered', { timeoutMs: 10_000, what: 'bob registered' })
+    // Everything alice's daemon reports, as `p2pctl watch --json` shows it.
+    watcher = procs.spawn(bin('ctl'), ['--api', A, 'watch', '--json'])
+    // Subscribed once an event we cause shows up (an expose rule added and removed again).
+    await waitFor(async () => {
+      const r = await procs.ctl(A, ['expose', '1', '--any', '--json'])
+      await procs.ctl(A, ['unexpose', JSON.parse(r.stdout).id])
+      return events().some((e) => e.type === 'expose')
+    }, { timeoutMs: 10_000, intervalMs: 100, what: 'watch subscribed' })
   })
 
   afterAll(async () => {
@@ -95,6 +106,9 @@ describe('loopback: broker + alice + bob through p2pctl', () => {
     const peers = JSON.parse((await procs.ctl(A, ['peers', '--json'])).stdout) as { name: string; key: string; state: string; path: { kind: string; proto: string } | null }[]
     const bob = peers.find((p) => p.name === 'bob')
     expect(bob).toMatchObject({ key: bobKey, state: 'connected', path: { kind: 'direct', proto: 'udp' } })
+    const pathEvent = await waitFor(() => events().find((e) => e.type === 'path' && e.peer === 'bob'), { what: 'a path event for bob on watch' })
+    expect(pathEvent).toMatchObject({ path: { kind: 'direct', proto: 'udp' }, reason: 'new session' })
+    expect(events().some((e) => e.type === 'punch' && e.stage === 'connected')).toBe(true)
     const ping = await procs.ctl(A, ['ping', 'bob', '--json'])
     expect(ping.code, ping.stderr).toBe(0)
     expect(JSON.parse(ping.stdout).rttMs).toBeGreaterThan(0)
@@ -154,6 +168,9 @@ describe('loopback: broker + alice + bob through p2pctl', () => {
     expect(closed.bytes).toBe(0)
     expect(closed.error).toBe('ECONNRESET')
     expect(Date.now() - started).toBeLessThan(5000)
+    // watch says why, with the forward's id.
+    const err = await waitFor(() => events().find((e) => e.type === 'error' && e.code === 'TARGET_REFUSED'), { what: 'an error event on watch' })
+    expect(String(err.message)).toContain(`could not reach localhost:${ports.dead}`)
   })
 
   it('gives clear errors: unknown peer, port in use, daemon not running', async () => {
