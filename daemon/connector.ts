@@ -48,17 +48,6 @@ export class Connector {
     private readonly deps: { endpoint: Endpoint; keyPair: KeyPair; punch: PunchConfig; logger: Logger; counters: Counters },
   ) {}
 
-  /** Whether an attempt with this peer is running. */
-  hasAttempt(peerKeyHex: string): boolean {
-    for (const a of this.attempts.values()) if (!a.settled && keyToHex(a.intro.peerKey) === peerKeyHex) return true
-    return false
-  }
-
-  /** Abandon running attempts with a peer (simultaneous-connect tie-break). */
-  abandon(peerKeyHex: string, reason: string): void {
-    for (const a of this.attempts.values()) if (!a.settled && keyToHex(a.intro.peerKey) === peerKeyHex) this.fail(a, new AppError('PUNCH_TIMEOUT', reason))
-  }
-
   /** Punch toward the peer of `intro`; initiator = we asked for the introduction. */
   start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void): Promise<Punched> {
     const nonceHex = keyToHex(intro.punchNonce)
@@ -75,6 +64,19 @@ export class Connector {
         handshaking: false, settled: false, resolve, reject, progress,
       }
       this.attempts.set(nonceHex, a)
+      // Whatever happens (a responder whose initiator gave up never sees a handshake), an attempt
+      // ends: punching time plus handshake time.
+      const hard = setTimeout(() => this.fail(a, new AppError('PUNCH_TIMEOUT', 'no authenticated path came up in time', 'both daemons must be registered with the same broker; p2pctl status shows it')), this.deps.punch.timeoutMs + HANDSHAKE_TIMEOUT_MS)
+      hard.unref()
+      const clear = (): void => clearTimeout(hard)
+      a.resolve = (p) => {
+        clear()
+        resolve(p)
+      }
+      a.reject = (e) => {
+        clear()
+        reject(e)
+      }
       progress('probing', `probing ${candidates.length} candidate(s): ${candidates.map((c) => formatHostPort(c.host, c.port)).join(', ')}`)
       this.step(a, { type: 'tick' })
     })

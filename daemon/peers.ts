@@ -23,8 +23,6 @@ interface PeerEntry {
   lastError: { code: string; message: string } | null
   session: PeerSession | null
   connecting: Promise<PeerSession> | null
-  /** The attempt the peer started, when both sides asked at once and we yielded to it. */
-  incoming: Promise<PeerSession> | null
   /** A re-punch after a stalled path is running. */
   healing: boolean
 }
@@ -165,14 +163,7 @@ export class PeerManager {
       if (!key && e.connecting) return e.connecting
       this.setState(e, 'connecting', 'connect requested')
       progress(introKey, 'introduced', `introduced to ${intro.peerName || introKey.slice(0, 12)} with ${intro.candidates.length} candidate(s)`)
-      let punched: Punched
-      try {
-        punched = await this.deps.connector.start(intro, true, (stage, detail) => progress(introKey, stage, detail))
-      } catch (err) {
-        // We yielded to the peer's own simultaneous attempt: its session is ours too.
-        if (e.incoming) return e.incoming
-        throw err
-      }
+      const punched = await this.deps.connector.start(intro, true, (stage, detail) => progress(introKey, stage, detail))
       return this.adopt(punched)
     })()
     const tracked = attempt.catch((err: unknown) => {
@@ -203,17 +194,11 @@ export class PeerManager {
     const e = this.entry(key)
     if (namePin && namePin.key !== key) this.deps.logger.warn({ name: intro.peerName, key }, 'peer claims a name pinned to another key; showing its key instead')
     else if (intro.peerName) e.seenName = intro.peerName
-    // Both sides asked at once: the side with the smaller key answers, the other keeps asking.
-    const simultaneous = this.deps.connector.hasAttempt(key)
-    if (simultaneous && this.selfKey > key) return
+    // If both sides asked at once, both attempts run (each has its own nonce and a clear
+    // initiator); adopt() then keeps the same one of the two sessions on both sides.
     this.setState(e, 'connecting', 'peer asked to connect')
     const progress = (stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage, detail })
     const attempt = this.deps.connector.start(intro, false, progress).then((p) => this.adopt(p))
-    e.incoming = attempt
-    void attempt.catch(() => {}).finally(() => {
-      if (e.incoming === attempt) e.incoming = null
-    })
-    if (simultaneous) this.deps.connector.abandon(key, 'the peer is connecting to us at the same time')
     if (!e.connecting) {
       e.connecting = attempt
       void attempt.catch(() => {}).finally(() => {
@@ -327,7 +312,7 @@ export class PeerManager {
   private entry(key: string): PeerEntry {
     let e = this.entries.get(key)
     if (!e) {
-      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, incoming: null, healing: false }
+      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, healing: false }
       this.entries.set(key, e)
     }
     return e
