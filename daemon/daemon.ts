@@ -49,7 +49,7 @@ export class Daemon implements DaemonApi {
     this.keyHex = keyToHex(deps.keyPair.publicKey)
     this.events.setMaxListeners(0)
     const log = deps.logger
-    const save = (): void => void deps.store.save(deps.state).catch((err: unknown) => log.error({ err }, 'could not save state'))
+    const save = (): Promise<void> => deps.store.save(deps.state).catch((err: unknown) => log.error({ err }, 'could not save state'))
     const emit = (e: DaemonEvent): void => void this.events.emit('event', e)
     this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
     this.connector = new Connector({ endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters })
@@ -100,6 +100,8 @@ export class Daemon implements DaemonApi {
     this.connector.stop()
     await this.forwardSet.closeAll()
     this.peerManager.closeAll()
+    // A forward or expose added just before the signal must still be there after a restart.
+    await this.deps.store.flush()
     await Promise.race([this.endpoint.close(), new Promise((r) => setTimeout(r, 1000).unref())])
   }
 

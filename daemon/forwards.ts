@@ -33,7 +33,7 @@ export class Forwards {
   constructor(
     private readonly deps: {
       specs: StoredForward[]
-      save: () => void
+      save: () => Promise<void> | void
       peers: () => PeerManager
       emit: (e: DaemonEvent) => void
       logger: Logger
@@ -76,7 +76,8 @@ export class Forwards {
     await session.check(spec.proto, spec.toHost, spec.toPort)
     await this.listen(spec)
     this.deps.specs.push(spec)
-    this.deps.save()
+    // Answer once the forward is on disk: a restart right after must bring it back.
+    await this.deps.save()
     const info = this.info(spec)
     this.deps.emit({ type: 'forward', action: 'added', forward: info })
     return info
@@ -89,7 +90,7 @@ export class Forwards {
     const info = this.info(spec)
     await this.stop(spec.id)
     this.deps.specs.splice(this.deps.specs.indexOf(spec), 1)
-    this.deps.save()
+    await this.deps.save()
     this.deps.emit({ type: 'forward', action: 'removed', forward: info })
   }
 

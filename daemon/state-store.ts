@@ -65,6 +65,11 @@ export class StateStore {
     return { version: 1, peers: s.peers ?? [], forwards: s.forwards ?? [], exposes: s.exposes ?? [] }
   }
 
+  /** Resolves once every save asked for so far is on disk. */
+  async flush(): Promise<void> {
+    await this.writing.catch(() => {})
+  }
+
   /** Save state.json; writes are serialised so the last one wins. */
   save(state: State): Promise<void> {
     const text = JSON.stringify(state, null, 2) + '\n'
