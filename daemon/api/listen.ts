@@ -71,8 +71,14 @@ export async function listenUnix(app: FastifyInstance, path: string): Promise<st
   // one, like systemd's RuntimeDirectory, keeps the mode its owner chose.
   const created = await mkdir(dirname(path), { recursive: true, mode: SOCKET_DIR_MODE })
   if (created !== undefined) await chmod(dirname(path), SOCKET_DIR_MODE)
-  await app.listen({ path })
-  // Until this chmod the umask applies, which is at most as permissive as 0660 in practice.
+  // The socket is born 0660 (umask 0117 while it is made), so there is no moment when it is
+  // reachable with looser permissions; the chmod after is belt and braces.
+  const previous = process.umask(0o117)
+  try {
+    await app.listen({ path })
+  } finally {
+    process.umask(previous)
+  }
   await chmod(path, SOCKET_MODE)
   return path
 }

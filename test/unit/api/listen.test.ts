@@ -61,6 +61,23 @@ describe('listenUnix', () => {
     expect(await getHealth(path)).toEqual({ status: 200, body: '{"ok":true}' })
   })
 
+  it('is never looser than 0660, even the moment it appears and with umask 0', async () => {
+    const path = join(dir, 'p2pd.sock')
+    const app = await newApp()
+    let atBirth = -1
+    // onListen runs as soon as the socket is bound, before listenUnix's own chmod.
+    app.addHook('onListen', async () => {
+      atBirth = (await stat(path)).mode & 0o777
+    })
+    const previous = process.umask(0)
+    try {
+      await listenUnix(app, path)
+    } finally {
+      process.umask(previous)
+    }
+    expect(atBirth).toBe(0o660)
+  })
+
   it('replaces a stale socket left by a dead process', async () => {
     const path = join(dir, 'p2pd.sock')
     await makeStaleSocket(path)
