@@ -1,10 +1,11 @@
 // The NAT lab end to end: real brokers and daemons in namespaces behind real Linux NAT, driven
 // by p2pctl. One scenario body runs over a matrix of topologies.
 import { afterEach, describe, expect, it } from 'vitest'
-import { Lab, type Host } from './lab.js'
-import { LabNodes } from './nodes.js'
+import { INTERNET, Lab, type Host } from './lab.js'
+import { LabNodes, type LabDaemon } from './nodes.js'
 import { labUnavailableReason } from './netns.js'
 import { classify, observedMappings } from './nat-check.js'
+import { waitFor } from '../helpers/wait-for.js'
 import { startServer, transfer } from './traffic.js'
 
 const MiB = 1024 * 1024
@@ -105,5 +106,25 @@ describe.skipIf(reason !== null)('NAT lab', () => {
     // 64 MiB is ~50k datagrams each way: 3 % of them is well over a thousand drops per router.
     expect(await lab.droppedPackets(ra)).toBeGreaterThan(1000)
     expect(await lab.droppedPackets(rb)).toBeGreaterThan(1000)
+  })
+
+  it('tells its NAT apart through one broker on two addresses: cone is endpoint-independent, symmetric is not', async () => {
+    lab = await Lab.create()
+    nodes = new LabNodes(lab)
+    await nodes.init()
+    const c = await lab.host('c', await lab.router('cone'))
+    const s = await lab.host('s', await lab.router('symmetric'))
+    const p = await lab.host('p', null)
+    await nodes.broker(7000, ['--listen', `${INTERNET.secondary}:7001`])
+    const brokers = [`${INTERNET.primary}:7000`, `${INTERNET.secondary}:7001`]
+    const mapping = async (d: LabDaemon): Promise<string> => {
+      return waitFor(async () => {
+        const st = JSON.parse((await nodes!.ctl(d, ['status', '--json'])).stdout) as { brokers: { state: string }[]; nat: { mapping: string } }
+        return st.brokers.every((b) => b.state === 'registered') ? st.nat.mapping : null
+      }, { timeoutMs: 15_000, intervalMs: 100, what: `${d.name} registered with both broker addresses` })
+    }
+    expect(await mapping(await nodes.daemon('cone', c, { brokers }))).toBe('endpoint-independent')
+    expect(await mapping(await nodes.daemon('sym', s, { brokers }))).toBe('endpoint-dependent')
+    expect(await mapping(await nodes.daemon('pub', p, { brokers }))).toBe('none')
   })
 })
