@@ -9,14 +9,19 @@ export function register(program: Command): void {
     .description('print daemon events (peers, punch progress, paths, forwards, connections) as they happen; Ctrl-C stops')
     .action(async (_opts: unknown, self: Command) => {
       const ctx = contextOf(self)
-      const stream = await ctx.client.openEvents((e) => {
-        if (ctx.json) process.stdout.write(`${JSON.stringify(e)}\n`)
-        else ctx.out(`${new Date().toTimeString().slice(0, 8)} ${fmtEvent(e)}`)
-      })
-      const stop = (): void => stream.close()
+      // Ctrl-C is ours from the start: before the stream is open it just ends the command.
+      let stream: Awaited<ReturnType<typeof ctx.client.openEvents>> | null = null
+      const stop = (): void => {
+        if (stream) stream.close()
+        else process.exit(0)
+      }
       process.once('SIGINT', stop)
       process.once('SIGTERM', stop)
       try {
+        stream = await ctx.client.openEvents((e) => {
+          if (ctx.json) process.stdout.write(`${JSON.stringify(e)}\n`)
+          else ctx.out(`${new Date().toTimeString().slice(0, 8)} ${fmtEvent(e)}`)
+        })
         await stream.ended
       } finally {
         process.off('SIGINT', stop)
