@@ -75,8 +75,11 @@ describe.skipIf(reason !== null)('UDP through the NAT lab (cone/cone)', () => {
     const received = r.server_output_json.end.sum
     expect(sent.packets).toBeGreaterThan(8_000)
     expect(received.lost_percent).toBeLessThan(0.5)
-    // Both sides count the same datagrams (the server's count covers what it saw, lost ones aside).
-    expect(received.packets).toBe(sent.packets)
+    // Both sides' counts agree to within that bound: what the server got (by sequence number,
+    // less the gaps) against what the client sent, tail datagrams still in flight included.
+    const delivered = received.packets - received.lost_packets
+    expect(delivered).toBeLessThanOrEqual(sent.packets)
+    expect((sent.packets - delivered) / sent.packets).toBeLessThan(0.005)
     const fw = (JSON.parse((await nodes.ctl(alice, ['forwards', '--json'])).stdout) as { proto: string; bind: string; udp?: { datagramsOut: number; drops: Record<string, number> } }[]).find((f) => f.proto === 'udp' && f.bind.endsWith(':5201'))!
     // Every test datagram went out through the forward (iperf3 adds a couple of its own).
     expect(fw.udp!.datagramsOut - sent.packets).toBeGreaterThanOrEqual(0)
