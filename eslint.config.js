@@ -50,6 +50,6 @@ export default tseslint.config(
   },
   {
     files: ['ctl/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../daemon/*', '../../daemon/*', '!../daemon/api/schemas.js', '!../../daemon/api/schemas.js', '../broker/*', '../../broker/*', '../protocol/*', '../../protocol/*'], message: 'ctl/ speaks HTTP to the daemon; it may import only the API schema types.' }] }] },
+    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['../daemon/**', '!../daemon/api', '../daemon/api/**', '!../daemon/api/schemas.js', '../../daemon/**', '!../../daemon/api', '../../daemon/api/**', '!../../daemon/api/schemas.js', '../broker/**', '../../broker/**', '../protocol/**', '../../protocol/**'], message: 'ctl/ speaks HTTP to the daemon; it may import only the API schema types.' }] }] },
   },
 )
