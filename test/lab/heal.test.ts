@@ -2,43 +2,35 @@
 // transfer, and a long idle past the NAT's UDP timeout. Every transfer is sha256-checked.
 import { afterEach, describe, expect, it } from 'vitest'
 import { Lab, type Host, type Router } from './lab.js'
-import { LabNodes, type LabDaemon } from './nodes.js'
-import { labUnavailableReason } from './netns.js'
-import { startServer, transfer, transferInBackground } from './traffic.js'
+import { LabNodes, forwardedPair, type LabDaemon } from './nodes.js'
+import { labSkipReason } from './netns.js'
+import { transfer, transferInBackground } from './traffic.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const MiB = 1024 * 1024
-const reason = await labUnavailableReason()
-if (reason && process.env.P2PD_LAB_REQUIRED === '1') throw new Error(`P2PD_LAB_REQUIRED=1 but the NAT lab cannot run: ${reason}`)
-if (reason) console.warn(`skipping the healing lab: ${reason}`)
+const reason = await labSkipReason('the healing lab')
 
 interface Setup { lab: Lab; nodes: LabNodes; ra: Router; rb: Router; a: Host; b: Host; alice: LabDaemon; bob: LabDaemon }
 
 describe.skipIf(reason !== null)('paths that heal (cone/cone)', () => {
-  let env: Setup | null = null
+  // Torn down after every test, even one whose setup failed half-way.
+  let made: { lab: Lab; nodes: LabNodes } | null = null
   afterEach(async () => {
-    await env?.lab.destroy()
-    await env?.nodes.cleanup()
-    env = null
+    await made?.lab.destroy()
+    await made?.nodes.cleanup()
+    made = null
   })
 
   async function setup(rateMbit?: number): Promise<Setup> {
     const lab = await Lab.create()
     const nodes = new LabNodes(lab)
+    made = { lab, nodes }
     await nodes.init()
     const ra = await lab.router('cone', rateMbit ? { rateMbit } : {})
     const rb = await lab.router('cone', rateMbit ? { rateMbit } : {})
     const a = await lab.host('a', ra)
     const b = await lab.host('b', rb)
-    await nodes.broker()
-    const alice = await nodes.daemon('alice', a)
-    const bob = await nodes.daemon('bob', b)
-    await startServer(lab, b, 9000)
-    expect((await nodes.ctl(bob, ['expose', '9000', '--peer', 'alice'])).code).toBe(0)
-    const f = await nodes.ctl(alice, ['forward', '9100', '--peer', 'bob', '--to', '9000'])
-    expect(f.code, f.stderr).toBe(0)
-    env = { lab, nodes, ra, rb, a, b, alice, bob }
-    return env
+    return { lab, nodes, ra, rb, a, b, ...(await forwardedPair(lab, nodes, a, b)) }
   }
 
   const bytesIn = async (s: Setup): Promise<number> =>

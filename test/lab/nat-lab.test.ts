@@ -2,16 +2,14 @@
 // by p2pctl. One scenario body runs over a matrix of topologies.
 import { afterEach, describe, expect, it } from 'vitest'
 import { INTERNET, Lab, type Host } from './lab.js'
-import { LabNodes, type LabDaemon } from './nodes.js'
-import { labUnavailableReason } from './netns.js'
+import { LabNodes, forwardedPair, type LabDaemon } from './nodes.js'
+import { labSkipReason } from './netns.js'
 import { classify, observedMappings } from './nat-check.js'
 import { waitFor } from '../helpers/wait-for.js'
-import { startServer, transfer } from './traffic.js'
+import { transfer } from './traffic.js'
 
 const MiB = 1024 * 1024
-const reason = await labUnavailableReason()
-if (reason && process.env.P2PD_LAB_REQUIRED === '1') throw new Error(`P2PD_LAB_REQUIRED=1 but the NAT lab cannot run: ${reason}`)
-if (reason) console.warn(`skipping the NAT lab: ${reason}`)
+const reason = await labSkipReason('the NAT lab')
 
 /** A topology: where alice and bob sit, and which address alice's path must reach bob at. */
 type Topology = (lab: Lab) => Promise<{ a: Host; b: Host }>
@@ -63,11 +61,7 @@ describe.skipIf(reason !== null)('NAT lab', () => {
       nodes = new LabNodes(lab)
       await nodes.init()
       const { a, b } = await topo(lab)
-      await nodes.broker()
-      const alice = await nodes.daemon('alice', a)
-      const bob = await nodes.daemon('bob', b)
-      await startServer(lab, b, 9000)
-      expect((await nodes.ctl(bob, ['expose', '9000', '--peer', 'alice'])).code).toBe(0)
+      const { alice, bob } = await forwardedPair(lab, nodes, a, b)
       const c = await nodes.ctl(alice, ['connect', 'bob'])
       expect(c.code, `${c.stderr}\nalice: ${alice.err().slice(-1500)}\nbob: ${bob.err().slice(-1500)}`).toBe(0)
       const peers = JSON.parse((await nodes.ctl(alice, ['peers', '--json'])).stdout) as { name: string; state: string; path: { kind: string; remote: string } | null }[]
@@ -75,8 +69,6 @@ describe.skipIf(reason !== null)('NAT lab', () => {
       expect(p.state).toBe('connected')
       expect(p.path?.kind).toBe('direct')
       expect(p.path?.remote).toMatch(expectedRemote[name]!)
-      const f = await nodes.ctl(alice, ['forward', '9100', '--peer', 'bob', '--to', '9000'])
-      expect(f.code, f.stderr).toBe(0)
       const up = await transfer(lab, a, 'upload', 9100, 64 * MiB)
       expect(up, JSON.stringify(up)).toMatchObject({ ok: true, bytes: 64 * MiB })
       const down = await transfer(lab, a, 'download', 9100, 64 * MiB)
@@ -92,13 +84,7 @@ describe.skipIf(reason !== null)('NAT lab', () => {
     const rb = await lab.router('cone', { lossPct: 3 })
     const a = await lab.host('a', ra)
     const b = await lab.host('b', rb)
-    await nodes.broker()
-    const alice = await nodes.daemon('alice', a)
-    const bob = await nodes.daemon('bob', b)
-    await startServer(lab, b, 9000)
-    expect((await nodes.ctl(bob, ['expose', '9000', '--peer', 'alice'])).code).toBe(0)
-    const f = await nodes.ctl(alice, ['forward', '9100', '--peer', 'bob', '--to', '9000'])
-    expect(f.code, f.stderr).toBe(0)
+    await forwardedPair(lab, nodes, a, b)
     const up = await transfer(lab, a, 'upload', 9100, 32 * MiB)
     expect(up, JSON.stringify(up)).toMatchObject({ ok: true, bytes: 32 * MiB })
     const down = await transfer(lab, a, 'download', 9100, 32 * MiB)

@@ -45,3 +45,21 @@ export async function labUnavailableReason(): Promise<string | null> {
   }
   return null
 }
+
+/**
+ * Why `what` must skip here (the reason is printed), or null when it can run. With
+ * P2PD_LAB_REQUIRED=1 (CI) a skip is an error instead. `tools` are extra commands it needs.
+ */
+export async function labSkipReason(what: string, tools: string[] = []): Promise<string | null> {
+  let reason = await labUnavailableReason()
+  for (const tool of reason ? [] : tools) {
+    const found = await sh(['sh', '-c', `command -v ${tool}`]).then(() => true, () => false)
+    if (!found) {
+      reason = `${what} needs ${tool}`
+      break
+    }
+  }
+  if (reason && process.env.P2PD_LAB_REQUIRED === '1') throw new Error(`P2PD_LAB_REQUIRED=1 but ${what} cannot run: ${reason}`)
+  if (reason) console.warn(`skipping ${what}: ${reason}`)
+  return reason
+}

@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { waitFor } from '../helpers/wait-for.js'
 import { INTERNET, type Host, type Lab } from './lab.js'
+import { startServer } from './traffic.js'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const BIN = (name: string): string => join(ROOT, 'dist', name, 'bin.js')
@@ -85,4 +86,20 @@ export class LabNodes {
       c.on('exit', (code) => res({ code, stdout, stderr }))
     })
   }
+}
+
+/**
+ * The usual scene: a broker, alice on `a` and bob on `b`, bob's traffic server (test/lab/bin/
+ * traffic.mjs) on 9000 exposed to alice, and alice forwarding 9100 to it.
+ */
+export async function forwardedPair(lab: Lab, nodes: LabNodes, a: Host, b: Host): Promise<{ alice: LabDaemon; bob: LabDaemon }> {
+  await nodes.broker()
+  const alice = await nodes.daemon('alice', a)
+  const bob = await nodes.daemon('bob', b)
+  await startServer(lab, b, 9000)
+  for (const [d, args] of [[bob, ['expose', '9000', '--peer', 'alice']], [alice, ['forward', '9100', '--peer', 'bob', '--to', '9000']]] as const) {
+    const r = await nodes.ctl(d, [...args])
+    if (r.code !== 0) throw new Error(`${d.name}: p2pctl ${args.join(' ')} failed: ${r.stderr}\nalice: ${alice.err().slice(-1500)}\nbob: ${bob.err().slice(-1500)}`)
+  }
+  return { alice, bob }
 }

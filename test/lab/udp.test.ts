@@ -8,16 +8,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { Lab, type Host, type Router } from './lab.js'
 import { LabNodes, type LabDaemon } from './nodes.js'
-import { labUnavailableReason, sh } from './netns.js'
+import { labSkipReason } from './netns.js'
 import { startServer } from './traffic.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const UDP = resolve(import.meta.dirname, 'bin/udp.mjs')
 const REPLAY = resolve(import.meta.dirname, 'bin/replay.py')
 const CTL = resolve(import.meta.dirname, '../../dist/ctl/bin.js')
-const reason = (await labUnavailableReason()) ?? (await sh(['sh', '-c', 'command -v iperf3 dnsmasq dig python3']).then(() => null, () => 'needs iperf3, dnsmasq, dig (dnsutils) and python3'))
-if (reason && process.env.P2PD_LAB_REQUIRED === '1') throw new Error(`P2PD_LAB_REQUIRED=1 but the UDP lab cannot run: ${reason}`)
-if (reason) console.warn(`skipping the UDP lab: ${reason}`)
+const reason = await labSkipReason('the UDP lab', ['iperf3', 'dnsmasq', 'dig', 'python3'])
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 
