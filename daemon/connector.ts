@@ -11,6 +11,7 @@ import type { Endpoint } from './endpoint.js'
 import type { Counters } from './counters.js'
 import { runHandshake, type HandshakeResult } from './handshake.js'
 import type { PunchStage } from './api/types.js'
+import { routeSource } from './route-source.js'
 
 /** A punched, authenticated path, ready to become a session. */
 export interface Punched {
@@ -19,6 +20,8 @@ export interface Punched {
   handshake: HandshakeResult
   initiator: boolean
   remote: Addr
+  /** Our interface address toward `remote` (the endpoint itself binds 0.0.0.0). */
+  localHost: string | null
   rttMs: number | null
 }
 
@@ -169,10 +172,11 @@ export class Connector {
         raw: a.controlRaw, initiator: a.initiator, keyPair: this.deps.keyPair, expectedRemote: a.intro.peerKey,
         prologue: a.intro.punchNonce, timeoutMs: HANDSHAKE_TIMEOUT_MS,
       })
+      const localHost = await routeSource(remote.host, remote.port)
       if (a.settled) return
       a.settled = true
       this.linger(a)
-      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, rttMs })
+      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, localHost, rttMs })
     } catch (err) {
       this.fail(a, new AppError('PUNCH_TIMEOUT', `path found but the handshake failed: ${(err as Error).message}`))
     }

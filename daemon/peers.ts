@@ -243,7 +243,7 @@ export class PeerManager {
     const session = new PeerSession({
       endpoint: this.deps.endpoint, controlRaw: p.controlRaw,
       keys: { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator },
-      publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, rttMs: p.rttMs,
+      publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, localHost: p.localHost, rttMs: p.rttMs,
       leftover: p.handshake.leftover, selfName: this.deps.name, version: this.deps.version, onOpen: this.deps.onOpen, onCheck: this.deps.onCheck,
       logger: this.deps.logger, counters: this.deps.counters,
     })

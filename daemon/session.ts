@@ -13,6 +13,7 @@ import { normalizeHost } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { Endpoint } from './endpoint.js'
 import type { Counters } from './counters.js'
+import { routeSource } from './route-source.js'
 
 /** What the acceptor decides about an open request. */
 export type OpenDecision =
@@ -44,6 +45,7 @@ export class PeerSession extends EventEmitter {
   remote: Addr
   rttMs: number | null
   remoteName = ''
+  private localHost: string | null = null
   private readonly control: NoiseSecretStream
   private readonly streams = new Set<NoiseSecretStream>()
   private readonly pendingOpens = new Map<number, { raw: UDXStream; resolve: (s: NoiseSecretStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
@@ -65,6 +67,8 @@ export class PeerSession extends EventEmitter {
       publicKey: Uint8Array
       remoteKey: Uint8Array
       remote: Addr
+      /** Our interface address toward `remote`, when known. */
+      localHost: string | null
       rttMs: number | null
       leftover: Buffer | null
       selfName: string
@@ -87,6 +91,8 @@ export class PeerSession extends EventEmitter {
       ...(opts.leftover ? { data: opts.leftover } : {}),
     } as ConstructorParameters<typeof NoiseSecretStream>[2])
     this.control.setTimeout(SESSION_TIMEOUT_MS)
+    this.localHost = opts.localHost
+    if (this.localHost === null) this.learnLocalHost()
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS)
     this.heartbeat.unref()
     this.control.on('data', (buf: Buffer) => this.onControl(buf))
@@ -97,7 +103,16 @@ export class PeerSession extends EventEmitter {
 
   /** The local endpoint address, for display. */
   get local(): Addr {
-    return this.opts.endpoint.address()
+    const bound = this.opts.endpoint.address()
+    return { host: this.localHost ?? bound.host, port: bound.port }
+  }
+
+  /** Find the interface address the kernel uses toward the peer (the endpoint binds 0.0.0.0). */
+  private learnLocalHost(): void {
+    const remote = this.remote
+    void routeSource(remote.host, remote.port).then((host) => {
+      if (host && sameAddr(this.remote, remote)) this.localHost = host
+    })
   }
 
   /** Whether the path has been silent past the stall threshold. */
@@ -202,6 +217,8 @@ export class PeerSession extends EventEmitter {
   /** Move every stream of this session (control and data) to a new path, in place. */
   migrate(remote: Addr): void {
     this.remote = remote
+    this.localHost = null
+    this.learnLocalHost()
     for (const s of [this.control, ...this.streams]) moveRaw(s, this.opts.endpoint, remote)
   }
 

@@ -103,9 +103,14 @@ describe('loopback: broker + alice + bob through p2pctl', () => {
     const r = await procs.ctl(A, ['connect', 'bob'])
     expect(r.code, r.stderr).toBe(0)
     expect(r.stdout).toContain('bob')
-    const peers = JSON.parse((await procs.ctl(A, ['peers', '--json'])).stdout) as { name: string; key: string; state: string; path: { kind: string; proto: string } | null }[]
+    const peers = JSON.parse((await procs.ctl(A, ['peers', '--json'])).stdout) as { name: string; key: string; state: string; path: { kind: string; proto: string; local: string } | null }[]
     const bob = peers.find((p) => p.name === 'bob')
     expect(bob).toMatchObject({ key: bobKey, state: 'connected', path: { kind: 'direct', proto: 'udp' } })
+    // The local side is the interface address in use, not the 0.0.0.0 the endpoint binds.
+    await waitFor(async () => {
+      const p = (JSON.parse((await procs.ctl(A, ['peers', '--json'])).stdout) as { name: string; path: { local: string } | null }[]).find((x) => x.name === 'bob')
+      return /^127\.0\.0\.1:\d+$/.test(p?.path?.local ?? '')
+    }, { what: 'path.local to name 127.0.0.1' })
     const pathEvent = await waitFor(() => events().find((e) => e.type === 'path' && e.peer === 'bob'), { what: 'a path event for bob on watch' })
     expect(pathEvent).toMatchObject({ path: { kind: 'direct', proto: 'udp' }, reason: 'new session' })
     expect(events().some((e) => e.type === 'punch' && e.stage === 'connected')).toBe(true)

@@ -64,11 +64,12 @@ describe.skipIf(reason !== null)('NAT lab', () => {
       const { alice, bob } = await forwardedPair(lab, nodes, a, b)
       const c = await nodes.ctl(alice, ['connect', 'bob'])
       expect(c.code, `${c.stderr}\nalice: ${alice.err().slice(-1500)}\nbob: ${bob.err().slice(-1500)}`).toBe(0)
-      const peers = JSON.parse((await nodes.ctl(alice, ['peers', '--json'])).stdout) as { name: string; state: string; path: { kind: string; remote: string } | null }[]
+      const peers = JSON.parse((await nodes.ctl(alice, ['peers', '--json'])).stdout) as { name: string; state: string; path: { kind: string; remote: string; local: string } | null }[]
       const p = peers.find((x) => x.name === 'bob')!
       expect(p.state).toBe('connected')
       expect(p.path?.kind).toBe('direct')
       expect(p.path?.remote).toMatch(expectedRemote[name]!)
+      expect(p.path?.local.startsWith(`${a.ip}:`), `local ${p.path?.local}, host ${a.ip}`).toBe(true)
       const up = await transfer(lab, a, 'upload', 9100, 64 * MiB)
       expect(up, JSON.stringify(up)).toMatchObject({ ok: true, bytes: 64 * MiB })
       const down = await transfer(lab, a, 'download', 9100, 64 * MiB)
