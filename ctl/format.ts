@@ -34,7 +34,9 @@ export function shortKey(key: string): string {
 
 /** "direct udp 10.0.0.2:4000 -> 203.0.113.7:5000". */
 export function path(p: PathInfo | null): string {
-  return p ? `${p.kind} ${p.proto} ${p.local} -> ${p.remote}` : '-'
+  if (!p) return '-'
+  const standby = p.standbys?.length ? ` (+${p.standbys.length} standby)` : ''
+  return `${p.kind} ${p.proto} ${p.local} -> ${p.remote}${standby}`
 }
 
 /** Seconds as "3d 4h", "5m 2s" and so on. */

@@ -22,6 +22,8 @@ export interface Punched {
   remote: Addr
   /** Our interface address toward `remote` (the endpoint itself binds 0.0.0.0). */
   localHost: string | null
+  /** Other remote addresses that answered (standbys for failover). */
+  standbys: Addr[]
   rttMs: number | null
 }
 
@@ -34,6 +36,7 @@ interface Attempt {
   timer: NodeJS.Timeout | null
   handshaking: boolean
   settled: boolean
+  standbys: Addr[]
   resolve: (p: Punched) => void
   reject: (e: Error) => void
   progress: (stage: PunchStage, detail: string) => void
@@ -64,7 +67,7 @@ export class Connector {
       controlRaw.on('error', () => {})
       const a: Attempt = {
         intro, nonceHex, initiator, state: startPunch(candidates, now, this.deps.punch), controlRaw, timer: null,
-        handshaking: false, settled: false, resolve, reject, progress,
+        handshaking: false, settled: false, standbys: [], resolve, reject, progress,
       }
       this.attempts.set(nonceHex, a)
       // Whatever happens (a responder whose initiator gave up never sees a handshake), an attempt
@@ -136,7 +139,8 @@ export class Connector {
       case 'succeeded': {
         if (a.timer) clearTimeout(a.timer)
         a.timer = null
-        a.progress('path', `path up to ${formatHostPort(act.remote.host, act.remote.port)} (rtt ${act.rttMs} ms)`)
+        a.standbys = act.standbys.map((x) => x.addr)
+        a.progress('path', `path up to ${formatHostPort(act.remote.host, act.remote.port)} (rtt ${act.rttMs} ms${a.standbys.length ? `, ${a.standbys.length} standby` : ''})`)
         if (a.initiator && !a.handshaking) {
           a.handshaking = true
           a.controlRaw.connect(this.deps.endpoint.socket, act.remoteStreamId, act.remote.port, act.remote.host)
@@ -176,7 +180,7 @@ export class Connector {
       if (a.settled) return
       a.settled = true
       this.linger(a)
-      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, localHost, rttMs })
+      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, localHost, standbys: a.standbys, rttMs })
     } catch (err) {
       this.fail(a, new AppError('PUNCH_TIMEOUT', `path found but the handshake failed: ${(err as Error).message}`))
     }

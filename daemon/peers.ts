@@ -226,7 +226,10 @@ export class PeerManager {
       name: this.nameOf(key),
       key,
       state: e?.state ?? 'idle',
-      path: s ? { kind: 'direct', proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port), rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 1000) / 1000 } : null,
+      path: s ? {
+        kind: 'direct', proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port),
+        rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 1000) / 1000, standbys: s.standbys.map((x) => formatHostPort(x.host, x.port)),
+      } : null,
       lastError: e?.lastError ?? null,
     }
   }
@@ -243,7 +246,7 @@ export class PeerManager {
     const session = new PeerSession({
       endpoint: this.deps.endpoint, controlRaw: p.controlRaw,
       keys: { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator },
-      publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, localHost: p.localHost, rttMs: p.rttMs,
+      publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, localHost: p.localHost, standbys: p.standbys, rttMs: p.rttMs,
       leftover: p.handshake.leftover, selfName: this.deps.name, version: this.deps.version, onOpen: this.deps.onOpen, onCheck: this.deps.onCheck,
       logger: this.deps.logger, counters: this.deps.counters,
     })

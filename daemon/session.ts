@@ -45,6 +45,8 @@ export class PeerSession extends EventEmitter {
   remote: Addr
   rttMs: number | null
   remoteName = ''
+  /** Other remote addresses that answered the punch. */
+  standbys: Addr[] = []
   private localHost: string | null = null
   private readonly control: NoiseSecretStream
   private readonly streams = new Set<NoiseSecretStream>()
@@ -69,6 +71,8 @@ export class PeerSession extends EventEmitter {
       remote: Addr
       /** Our interface address toward `remote`, when known. */
       localHost: string | null
+      /** Other answered remote addresses (failover). */
+      standbys: Addr[]
       rttMs: number | null
       leftover: Buffer | null
       selfName: string
@@ -92,6 +96,7 @@ export class PeerSession extends EventEmitter {
     } as ConstructorParameters<typeof NoiseSecretStream>[2])
     this.control.setTimeout(SESSION_TIMEOUT_MS)
     this.localHost = opts.localHost
+    this.standbys = opts.standbys
     if (this.localHost === null) this.learnLocalHost()
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS)
     this.heartbeat.unref()

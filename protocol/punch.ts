@@ -12,14 +12,19 @@ export interface PunchConfig {
   timeoutMs: number
   /** Most candidates kept (announced plus peer-reflexive). */
   maxCandidates: number
+  /** After the first answer, wait this long for better-ranked candidates to answer too. */
+  selectMs: number
 }
 
 /** Default tunables. */
-export const DEFAULT_PUNCH: PunchConfig = { intervalMs: 100, timeoutMs: 10_000, maxCandidates: 24 }
+export const DEFAULT_PUNCH: PunchConfig = { intervalMs: 100, timeoutMs: 10_000, maxCandidates: 24, selectMs: 40 }
+
+/** An answered candidate: where, how fast, and how good a kind of path it is (lower is better). */
+export interface Answered { addr: Addr; rttMs: number; rank: number }
 
 /** State of one punch attempt. */
 export interface PunchState {
-  phase: 'probing' | 'succeeded' | 'failed'
+  phase: 'probing' | 'selecting' | 'succeeded' | 'failed'
   config: PunchConfig
   deadline: number
   nextRoundAt: number
@@ -30,6 +35,10 @@ export interface PunchState {
   /** The peer's control stream id, learned from its probes or answers. */
   remoteStreamId: number | null
   rounds: number
+  /** Candidates whose probe was answered, in order of answer. */
+  answered: Answered[]
+  /** End of the selection window (phase 'selecting'). */
+  selectUntil: number
 }
 
 /** Inputs to the machine. */
@@ -42,7 +51,7 @@ export type PunchEvent =
 export type PunchAction =
   | { type: 'send-probe'; to: Addr; seq: number }
   | { type: 'send-ack'; to: Addr; seq: number }
-  | { type: 'succeeded'; remote: Addr; remoteStreamId: number; rttMs: number }
+  | { type: 'succeeded'; remote: Addr; remoteStreamId: number; rttMs: number; standbys: Answered[] }
   | { type: 'failed'; reason: string }
   | { type: 'wake-at'; at: number }
 
@@ -62,7 +71,21 @@ export function startPunch(candidates: Addr[], now: number, config: PunchConfig 
     inflight: [],
     remoteStreamId: null,
     rounds: 0,
+    answered: [],
+    selectUntil: 0,
   }
+}
+
+/**
+ * How good a path to `addr` is, lower first: 0 a private (LAN) address, 1 a global IPv6 address,
+ * 2 a public IPv4 address (a NAT's mapping or a public host).
+ */
+export function rankOf(addr: Addr): number {
+  const h = unmap(addr.host)
+  if (h.includes(':')) return /^f[cd]/.test(h) ? 0 : 1
+  const [a, b] = h.split('.').map(Number) as [number, number]
+  if (a === 10 || (a === 172 && b >= 16 && b <= 31) || (a === 192 && b === 168)) return 0
+  return 2
 }
 
 /** Advance the machine by one event. Returns the new state and what to do. */
@@ -71,7 +94,11 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
   let s = state
   switch (event.type) {
     case 'tick': {
-      if (s.phase !== 'probing') break
+      if (s.phase === 'selecting' && now >= s.selectUntil) {
+        s = finish(s, actions)
+        break
+      }
+      if (s.phase !== 'probing' && s.phase !== 'selecting') break
       if (now >= s.deadline) {
         s = { ...s, phase: 'failed' }
         actions.push({ type: 'failed', reason: `no answer from ${s.candidates.length} candidate(s) in ${s.config.timeoutMs} ms` })
@@ -87,7 +114,7 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
         }
         s = { ...s, seq, inflight: inflight.slice(-MAX_INFLIGHT), nextRoundAt: now + s.config.intervalMs, rounds: s.rounds + 1 }
       }
-      actions.push({ type: 'wake-at', at: Math.min(s.nextRoundAt, s.deadline) })
+      actions.push({ type: 'wake-at', at: Math.min(s.nextRoundAt, s.deadline, s.phase === 'selecting' ? s.selectUntil : Infinity) })
       break
     }
     case 'probe': {
@@ -95,7 +122,7 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
       actions.push({ type: 'send-ack', to: event.from, seq: event.seq })
       s = { ...s, remoteStreamId: event.streamId }
       // A probe from an address we did not know is a peer-reflexive candidate: probe it too.
-      if (s.phase === 'probing' && !s.candidates.some((c) => sameAddr(c, event.from)) && s.candidates.length < s.config.maxCandidates) {
+      if ((s.phase === 'probing' || s.phase === 'selecting') && !s.candidates.some((c) => sameAddr(c, event.from)) && s.candidates.length < s.config.maxCandidates) {
         s = { ...s, candidates: [...s.candidates, event.from] }
         const seq = (s.seq + 1) >>> 0
         s = { ...s, seq, inflight: [...s.inflight, { seq, to: event.from, sentAt: now }].slice(-MAX_INFLIGHT) }
@@ -104,11 +131,20 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
       break
     }
     case 'ack': {
-      if (s.phase !== 'probing') break
+      if (s.phase !== 'probing' && s.phase !== 'selecting') break
       const sent = s.inflight.find((p) => p.seq === event.seq)
       if (sent === undefined) break
-      s = { ...s, phase: 'succeeded', remoteStreamId: event.streamId }
-      actions.push({ type: 'succeeded', remote: event.from, remoteStreamId: event.streamId, rttMs: Math.max(0, now - sent.sentAt) })
+      s = { ...s, remoteStreamId: event.streamId }
+      if (!s.answered.some((x) => sameAddr(x.addr, event.from))) {
+        const answer: Answered = { addr: event.from, rttMs: Math.max(0, now - sent.sentAt), rank: rankOf(event.from) }
+        s = { ...s, answered: [...s.answered, answer] }
+      }
+      // The first answer opens a short window for better paths; a LAN answer cannot be beaten.
+      if (s.phase === 'probing') {
+        s = { ...s, phase: 'selecting', selectUntil: now + s.config.selectMs }
+        actions.push({ type: 'wake-at', at: s.selectUntil })
+      }
+      if (s.answered.some((x) => x.rank === 0) || s.config.selectMs === 0) s = finish(s, actions)
       break
     }
     default: {
@@ -117,6 +153,14 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
     }
   }
   return { state: s, actions }
+}
+
+// Pick the best answered candidate (rank, then RTT); the others are standbys.
+function finish(s: PunchState, actions: PunchAction[]): PunchState {
+  const ranked = [...s.answered].sort((x, y) => x.rank - y.rank || x.rttMs - y.rttMs)
+  const best = ranked[0]!
+  actions.push({ type: 'succeeded', remote: best.addr, remoteStreamId: s.remoteStreamId!, rttMs: best.rttMs, standbys: ranked.slice(1) })
+  return { ...s, phase: 'succeeded' }
 }
 
 /** Address equality after IPv4-mapped normalisation. */

@@ -22,6 +22,7 @@ export const PathInfo = Type.Object({
   local: Type.String({ description: 'local endpoint, ip:port' }),
   remote: Type.String({ description: 'remote endpoint, ip:port' }),
   rttMs: Nullable(Type.Number({ description: 'smoothed round-trip time in ms' })),
+  standbys: Type.Optional(Type.Array(Type.String(), { description: 'other remote addresses that answered, kept for failover' })),
 })
 
 /** A known peer. */

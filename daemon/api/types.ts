@@ -11,6 +11,8 @@ export interface PathInfo {
   remote: string
   /** Smoothed round-trip time, ms; null before the first measurement. */
   rttMs: number | null
+  /** Other remote addresses that answered the punch, kept for failover. */
+  standbys?: string[]
 }
 
 /** A known peer: pinned by name, or seen through a broker. */
