@@ -41,11 +41,12 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--no-relay', 'do not relay (the default)')
     .option('--rate-limit <n>', 'datagrams per second accepted from one source IP, burst 2n (default 50)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--check-config', 'validate the flags and environment, print the resolved settings as JSON, exit (0 ok, 2 bad); binds nothing')
     .addHelpText('after', EXAMPLES)
     .exitOverride()
     .showSuggestionAfterError(true)
   program.parse(argv)
-  return program.opts<CliOptions>()
+  return program.opts<CliOptions & { checkConfig?: boolean }>()
 }
 
 function fail(message: string, code: number): never {
@@ -55,8 +56,11 @@ function fail(message: string, code: number): never {
 
 async function main(): Promise<void> {
   let config: BrokerConfig
+  let checkOnly = false
   try {
-    config = resolveConfig(parseArgs(process.argv), process.env)
+    const cli = parseArgs(process.argv)
+    checkOnly = (cli as { checkConfig?: boolean }).checkConfig === true
+    config = resolveConfig(cli, process.env)
   } catch (e) {
     if (e instanceof CommanderError) {
       // Commander has already printed its one line (or the help text).
@@ -64,6 +68,11 @@ async function main(): Promise<void> {
     }
     if (e instanceof ConfigError) fail(e.message, 2)
     throw e
+  }
+
+  if (checkOnly) {
+    process.stdout.write(`${JSON.stringify(config, null, 2)}\n`)
+    process.exit(0)
   }
 
   const log = createLogger({ name: 'p2p-broker', level: config.logLevel })

@@ -298,6 +298,15 @@ describe('p2p-broker process behaviour', () => {
     expect(bad.stderr()).toContain('P2P_BROKER_LEASE')
   })
 
+  it('--check-config prints the resolved settings and binds nothing; a bad value names the flag', async () => {
+    const ok = spawnBroker(['--check-config', '--listen', '127.0.0.1:1', '--lease', '30'])
+    expect(await ok.exited).toBe(0)
+    expect(JSON.parse(ok.stdout())).toMatchObject({ listen: [{ host: '127.0.0.1', port: 1 }], leaseS: 30 })
+    const bad = spawnBroker(['--check-config', '--lease', 'abc'])
+    expect(await bad.exited).toBe(2)
+    expect(bad.stderr()).toMatch(/--lease: "abc"/)
+  })
+
   it('prints help that teaches with an example', async () => {
     const b = spawnBroker(['--help'])
     expect(await b.exited).toBe(0)
