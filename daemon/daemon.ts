@@ -18,6 +18,8 @@ import { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
 import type { State, StateStore } from './state-store.js'
 
+const INTERFACE_POLL_MS = 2_000
+
 /** Resolved daemon settings. */
 export interface DaemonOptions {
   name: string
@@ -41,6 +43,7 @@ export class Daemon implements DaemonApi {
   private readonly exposeSet: Exposes
   private readonly startedAt = Date.now()
   private readonly keyHex: string
+  private ifaceTimer: NodeJS.Timeout | null = null
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -91,11 +94,32 @@ export class Daemon implements DaemonApi {
   async start(): Promise<void> {
     this.endpoint.bind(this.opts.port)
     for (const b of this.brokers) b.start()
+    this.watchInterfaces()
     await this.forwardSet.restore()
+  }
+
+  // Interfaces come and go (Wi-Fi, VPN, DHCP): when our addresses change, re-register at once so
+  // new introductions carry them, instead of at the next refresh.
+  private watchInterfaces(): void {
+    let last = this.addressKey()
+    this.ifaceTimer = setInterval(() => {
+      const now = this.addressKey()
+      if (now === last) return
+      last = now
+      this.counters.inc('interface_changes')
+      this.deps.logger.info({ addresses: now }, 'interface addresses changed; re-registering')
+      for (const b of this.brokers) b.refreshNow()
+    }, INTERFACE_POLL_MS)
+    this.ifaceTimer.unref()
+  }
+
+  private addressKey(): string {
+    return this.hostCandidates().map((a) => a.host).sort().join(',')
   }
 
   /** Stop everything; resolves when sockets are closed. */
   async stop(): Promise<void> {
+    if (this.ifaceTimer) clearInterval(this.ifaceTimer)
     for (const b of this.brokers) b.stop()
     this.connector.stop()
     await this.forwardSet.closeAll()

@@ -28,6 +28,9 @@ export interface Router {
   nextHost: number
 }
 
+/** A plain switched LAN (a bridge, no router, no internet). */
+export interface Lan { ns: string; prefix: string; nextHost: number }
+
 /** A host: a namespace with one address. */
 export interface Host {
   name: string
@@ -118,6 +121,22 @@ export class Lab {
     await nsExec(ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0'])
     await nsExec(ns, ['ip', 'route', 'add', 'default', 'via', INTERNET.primary])
     return { name, ns, ip, router: null }
+  }
+
+  /** A switched LAN of its own, e.g. an office network two hosts join later. */
+  async lan(): Promise<Lan> {
+    const ns = await this.newNs('s')
+    await nsExec(ns, ['ip', 'link', 'add', 'br0', 'type', 'bridge'])
+    await nsExec(ns, ['ip', 'link', 'set', 'br0', 'up'])
+    return { ns, prefix: `10.${200 + (this.nextLan >> 8)}.${this.nextLan++ & 255}`, nextHost: 2 }
+  }
+
+  /** Give a running host another interface (ethN) on `lan`: an interface that appears mid-run. */
+  async attach(host: Host, lan: Lan, ifname = 'eth1'): Promise<string> {
+    const ip = `${lan.prefix}.${lan.nextHost++}`
+    await this.veth(host.ns, ifname, lan.ns, `a${this.nextNs++}`, 'br0')
+    await nsExec(host.ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', ifname])
+    return ip
   }
 
   /** Loss and rate limits on a router's WAN link (both directions). */

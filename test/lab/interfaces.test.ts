@@ -1,0 +1,56 @@
+// Interfaces that appear while the daemon runs are used for new paths within seconds.
+import { afterEach, describe, expect, it } from 'vitest'
+import { Lab } from './lab.js'
+import { LabNodes } from './nodes.js'
+import { labSkipReason } from './netns.js'
+import { waitFor } from '../helpers/wait-for.js'
+import { request } from 'node:http'
+
+/** One daemon counter, read from GET /metrics on its API socket. */
+function metric(socket: string, name: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath: socket, path: '/metrics', headers: { host: 'localhost' } }, (res) => {
+      let body = ''
+      res.on('data', (d: Buffer) => (body += d.toString()))
+      res.on('end', () => resolve(Number(new RegExp(`^p2pd_events_total\\{name="${name}"\\} (\\d+)`, 'm').exec(body)?.[1] ?? 0)))
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+const reason = await labSkipReason('the interface lab')
+
+describe.skipIf(reason !== null)('interfaces that come and go', () => {
+  let lab: Lab | null = null
+  let nodes: LabNodes | null = null
+  afterEach(async () => {
+    await lab?.destroy()
+    await nodes?.cleanup()
+    lab = null
+    nodes = null
+  })
+
+  it('an interface added mid-run is announced at once and gives new peers a LAN path', async () => {
+    lab = await Lab.create()
+    nodes = new LabNodes(lab)
+    await nodes.init()
+    const a = await lab.host('a', await lab.router('cone'))
+    const c = await lab.host('c', await lab.router('cone'))
+    await nodes.broker()
+    const alice = await nodes.daemon('alice', a)
+    const carol = await nodes.daemon('carol', c)
+    // alice and carol walk into the same office: a switched LAN neither had when it started.
+    const office = await lab.lan()
+    const aliceOffice = await lab.attach(a, office)
+    await lab.attach(c, office)
+    // Within a few seconds alice notices and re-registers with the new address (the periodic
+    // refresh is 25 s away), so carol's first connection finds the LAN path and prefers it.
+    const started = Date.now()
+    await waitFor(async () => (await metric(alice.socket, 'interface_changes')) >= 1, { timeoutMs: 10_000, intervalMs: 200, what: 'alice to notice her new interface' })
+    expect(Date.now() - started).toBeLessThan(5_000)
+    const r = await nodes.ctl(carol, ['connect', 'alice', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    expect((JSON.parse(r.stdout) as { path: { remote: string } }).path.remote.startsWith(`${aliceOffice}:`)).toBe(true)
+  })
+})
