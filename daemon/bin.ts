@@ -30,7 +30,7 @@ const program = new Command('p2pd')
   .addHelpText('after', `
 Every flag is also an environment variable (P2PD_STATE_DIR, P2PD_BROKER=a:7000,b:7000, ...) and a
 config-file key; flags win over the environment, which wins over the file. SIGHUP re-reads them
-and applies log_level; other changes are logged as needing a restart.
+and applies log_level and brokers; other changes are logged as needing a restart.
 
 Example:
   $ p2pd --name alice --broker broker.example.net:7000 --state-dir ~/.p2pd --api-socket /tmp/p2pd-alice.sock
@@ -86,7 +86,7 @@ Example:
       await tcpApp?.close()
       await daemon.stop()
     })
-    process.on('SIGHUP', () => void reload(log, flags.config, fromFlags, cfg).then((next) => (cfg = next)))
+    process.on('SIGHUP', () => void reload(log, flags.config, fromFlags, cfg, (b) => daemon.setBrokers(b)).then((next) => (cfg = next)))
     // Under systemd (Type=notify) `systemctl start` returns only now, with the API answering.
     await notifyReady({ status: `name=${id.name} api=${cfg.apiSocket}` }).catch((err: unknown) => log.error({ err }, 'could not notify systemd'))
   })
@@ -108,7 +108,7 @@ function flagLayer(flags: Flags): RawConfig {
 
 // SIGHUP: re-read file and environment under the same flags; apply what can change live, keep the
 // old settings if the new ones are invalid. Returns the settings now in force.
-async function reload(log: Logger, configPath: string | undefined, flags: RawConfig, current: DaemonConfig): Promise<DaemonConfig> {
+async function reload(log: Logger, configPath: string | undefined, flags: RawConfig, current: DaemonConfig, setBrokers: (b: DaemonConfig['brokers']) => void): Promise<DaemonConfig> {
   let next: DaemonConfig
   try {
     next = await loadConfig(configPath, flags, process.env)
@@ -118,11 +118,12 @@ async function reload(log: Logger, configPath: string | undefined, flags: RawCon
   }
   const changed = changedKeys(current, next)
   if (changed.includes('logLevel')) setLogLevel(log, next.logLevel)
-  const needRestart = changed.filter((k) => k !== 'logLevel').map((k) => KEYS[k].toml)
+  if (changed.includes('brokers')) setBrokers(next.brokers)
+  const needRestart = changed.filter((k) => k !== 'logLevel' && k !== 'brokers').map((k) => KEYS[k].toml)
   if (needRestart.length > 0) log.warn({ keys: needRestart }, `reload: ${needRestart.join(', ')} changed; restart p2pd to apply`)
   log.info({ changed: changed.map((k) => KEYS[k].toml), logLevel: next.logLevel }, 'reloaded configuration')
   // Keys not applied stay as they run, so a later reload still reports them.
-  return { ...current, logLevel: next.logLevel }
+  return { ...current, logLevel: next.logLevel, brokers: next.brokers }
 }
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -36,7 +36,8 @@ export class Daemon implements DaemonApi {
   readonly endpoint: Endpoint
   private readonly events = new EventEmitter()
   private readonly metricsView = new DaemonMetrics({ api: this, counters: () => this.counters.toJSON() })
-  private readonly brokers: BrokerClient[]
+  private brokers: BrokerClient[]
+  private readonly emit: (e: DaemonEvent) => void
   private readonly connector: Connector
   private readonly peerManager: PeerManager
   private readonly forwardSet: Forwards
@@ -54,6 +55,7 @@ export class Daemon implements DaemonApi {
     const log = deps.logger
     const save = (): Promise<void> => deps.store.save(deps.state).catch((err: unknown) => log.error({ err }, 'could not save state'))
     const emit = (e: DaemonEvent): void => void this.events.emit('event', e)
+    this.emit = emit
     this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
     this.connector = new Connector({ endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters })
     this.exposeSet = new Exposes({ rules: deps.state.exposes, save, peers: () => this.peerManager, selfName: opts.name, emit, logger: log.child({ component: 'exposes' }), counters: this.counters })
@@ -63,13 +65,7 @@ export class Daemon implements DaemonApi {
       logger: log.child({ component: 'peers' }), counters: this.counters,
     })
     this.forwardSet = new Forwards({ specs: deps.state.forwards, save, peers: () => this.peerManager, emit, logger: log.child({ component: 'forwards' }), counters: this.counters })
-    this.brokers = opts.brokers.map((address) => {
-      const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, hosts: () => this.hostCandidates(), refreshMs: opts.keepaliveMs, logger: log.child({ component: 'broker', broker: formatHostPort(address.host, address.port) }) })
-      b.on('change', (info) => emit({ type: 'broker', broker: info }))
-      b.on('refused', (r: { code: string; message: string }) => emit({ type: 'error', code: 'BROKER_ERROR', message: `broker ${formatHostPort(address.host, address.port)} refused our registration: ${r.code} ${r.message}` }))
-      b.on('introduce', (intro) => this.peerManager.onIntroduce(intro))
-      return b
-    })
+    this.brokers = opts.brokers.map((address) => this.makeBroker(address))
     this.endpoint.onDatagram((msg, raw, from) => {
       switch (msg.type) {
         case 'probe':
@@ -96,6 +92,27 @@ export class Daemon implements DaemonApi {
     for (const b of this.brokers) b.start()
     this.watchInterfaces()
     await this.forwardSet.restore()
+  }
+
+  /** Apply a new broker list (SIGHUP): keep the ones still listed, drop the others, add the new. */
+  setBrokers(addresses: { host: string; port: number }[]): void {
+    const key = (a: { host: string; port: number }): string => formatHostPort(a.host, a.port)
+    const wanted = new Set(addresses.map(key))
+    for (const b of this.brokers) if (!wanted.has(b.info().address)) b.stop()
+    const kept = this.brokers.filter((b) => wanted.has(b.info().address))
+    const have = new Set(kept.map((b) => b.info().address))
+    const added = addresses.filter((a) => !have.has(key(a))).map((a) => this.makeBroker(a))
+    this.brokers = [...kept, ...added]
+    for (const b of added) b.start()
+  }
+
+  private makeBroker(address: { host: string; port: number }): BrokerClient {
+    const label = formatHostPort(address.host, address.port)
+    const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: this.deps.keyPair, name: this.opts.name, hosts: () => this.hostCandidates(), refreshMs: this.opts.keepaliveMs, logger: this.deps.logger.child({ component: 'broker', broker: label }) })
+    b.on('change', (info) => this.emit({ type: 'broker', broker: info }))
+    b.on('refused', (r: { code: string; message: string }) => this.emit({ type: 'error', code: 'BROKER_ERROR', message: `broker ${label} refused our registration: ${r.code} ${r.message}` }))
+    b.on('introduce', (intro) => this.peerManager.onIntroduce(intro))
+    return b
   }
 
   // Interfaces come and go (Wi-Fi, VPN, DHCP): when our addresses change, re-register at once so
