@@ -32,7 +32,7 @@ const CONNECT_TIMEOUT_MS = 5000
 
 const errorNames = Object.fromEntries(Object.entries(BrokerErrorCode).map(([k, v]) => [v, k]))
 
-/** One broker: keeps us registered and forwards introductions. Emits 'introduce' and 'change'. */
+/** One broker: keeps us registered and forwards introductions. Emits 'introduce', 'registered' and 'change'. */
 export class BrokerClient extends EventEmitter {
   private resolved: Addr | null = null
   private state: BrokerInfo['state'] = 'registering'
@@ -132,6 +132,7 @@ export class BrokerClient extends EventEmitter {
         const changed = this.state !== 'registered' || this.publicAddress === null || !sameAddr(this.publicAddress, msg.observed)
         this.state = 'registered'
         this.publicAddress = { host: msg.observed.host, port: msg.observed.port }
+        this.emit('registered')
         if (changed) this.emit('change', this.info())
         this.schedule(this.opts.refreshMs)
         return

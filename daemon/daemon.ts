@@ -110,6 +110,7 @@ export class Daemon implements DaemonApi {
     const label = formatHostPort(address.host, address.port)
     const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: this.deps.keyPair, name: this.opts.name, hosts: () => this.hostCandidates(), refreshMs: this.opts.keepaliveMs, logger: this.deps.logger.child({ component: 'broker', broker: label }) })
     b.on('change', (info) => this.emit({ type: 'broker', broker: info }))
+    b.on('registered', () => this.counters.inc('broker_registrations'))
     b.on('refused', (r: { code: string; message: string }) => this.emit({ type: 'error', code: 'BROKER_ERROR', message: `broker ${label} refused our registration: ${r.code} ${r.message}` }))
     b.on('introduce', (intro) => this.peerManager.onIntroduce(intro))
     return b

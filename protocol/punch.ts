@@ -17,7 +17,7 @@ export interface PunchConfig {
 }
 
 /** Default tunables. */
-export const DEFAULT_PUNCH: PunchConfig = { intervalMs: 100, timeoutMs: 10_000, maxCandidates: 24, selectMs: 40 }
+export const DEFAULT_PUNCH: PunchConfig = { intervalMs: 100, timeoutMs: 10_000, maxCandidates: 24, selectMs: 80 }
 
 /** An answered candidate: where, how fast, and how good a kind of path it is (lower is better). */
 export interface Answered { addr: Addr; rttMs: number; rank: number }

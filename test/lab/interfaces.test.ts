@@ -47,8 +47,11 @@ describe.skipIf(reason !== null)('interfaces that come and go', () => {
     // Within a few seconds alice notices and re-registers with the new address (the periodic
     // refresh is 25 s away), so carol's first connection finds the LAN path and prefers it.
     const started = Date.now()
+    const registrations = await metric(alice.socket, 'broker_registrations')
     await waitFor(async () => (await metric(alice.socket, 'interface_changes')) >= 1, { timeoutMs: 10_000, intervalMs: 200, what: 'alice to notice her new interface' })
     expect(Date.now() - started).toBeLessThan(5_000)
+    // ...and the broker to have taken her new address (a registration acknowledged since).
+    await waitFor(async () => (await metric(alice.socket, 'broker_registrations')) > registrations, { timeoutMs: 5_000, intervalMs: 100, what: 'alice re-registered' })
     const r = await nodes.ctl(carol, ['connect', 'alice', '--json'])
     expect(r.code, r.stderr).toBe(0)
     expect((JSON.parse(r.stdout) as { path: { remote: string } }).path.remote.startsWith(`${aliceOffice}:`)).toBe(true)
