@@ -52,8 +52,21 @@ describe.skipIf(reason !== null)('interfaces that come and go', () => {
     expect(Date.now() - started).toBeLessThan(5_000)
     // ...and the broker to have taken her new address (a registration acknowledged since).
     await waitFor(async () => (await metric(alice.socket, 'broker_registrations')) > registrations, { timeoutMs: 5_000, intervalMs: 100, what: 'alice re-registered' })
+    // The introduction carol gets now carries alice's office address...
     const r = await nodes.ctl(carol, ['connect', 'alice', '--json'])
     expect(r.code, r.stderr).toBe(0)
-    expect((JSON.parse(r.stdout) as { path: { remote: string } }).path.remote.startsWith(`${aliceOffice}:`)).toBe(true)
+    expect(r.stderr).toMatch(new RegExp(`probing .*${aliceOffice.replace(/\./g, '\\.')}:`))
+    // ...and the LAN path wins. The selection window is short (80 ms); on a loaded machine the
+    // LAN answer can miss it, so a new path is tried a few times (each is a fresh punch).
+    const paths: string[] = []
+    for (let attempt = 0; attempt < 4; attempt++) {
+      const c = attempt === 0 ? r : await nodes.ctl(carol, ['connect', 'alice', '--json'])
+      expect(c.code, c.stderr).toBe(0)
+      const remote = (JSON.parse(c.stdout) as { path: { remote: string } }).path.remote
+      paths.push(remote)
+      if (remote.startsWith(`${aliceOffice}:`)) break
+      expect((await nodes.ctl(carol, ['peer', 'remove', 'alice'])).code).toBe(0)
+    }
+    expect(paths.at(-1)!.startsWith(`${aliceOffice}:`), `paths tried: ${paths.join(', ')}`).toBe(true)
   })
 })
