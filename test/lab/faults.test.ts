@@ -1,8 +1,7 @@
 // The lab's fault injection does what it says: NATs forget mappings and hand out new ports, WAN
 // addresses change, brokers die — and an existing tunnel outlives its broker.
-import { afterEach, describe, expect, it } from 'vitest'
-import { Lab } from './lab.js'
-import { LabNodes } from './nodes.js'
+import { describe, expect, it } from 'vitest'
+import { labPerTest } from './nodes.js'
 import { labSkipReason } from './netns.js'
 import { observedMappings } from './nat-check.js'
 import { startServer, transfer } from './traffic.js'
@@ -11,17 +10,10 @@ import { waitFor } from '../helpers/wait-for.js'
 const reason = await labSkipReason('the NAT lab faults')
 
 describe.skipIf(reason !== null)('NAT lab faults', () => {
-  let lab: Lab | null = null
-  let nodes: LabNodes | null = null
-  afterEach(async () => {
-    await lab?.destroy()
-    await nodes?.cleanup()
-    lab = null
-    nodes = null
-  })
+  const freshLab = labPerTest()
 
   it('a NAT that forgets its mappings hands out new external ports', async () => {
-    lab = await Lab.create()
+    const { lab } = await freshLab()
     const r = await lab.router('cone')
     const h = await lab.host('h', r)
     const before = await observedMappings(lab, h)
@@ -35,7 +27,7 @@ describe.skipIf(reason !== null)('NAT lab faults', () => {
   })
 
   it('a NAT whose WAN address changes shows the new address', async () => {
-    lab = await Lab.create()
+    const { lab } = await freshLab()
     const r = await lab.router('cone')
     const h = await lab.host('h', r)
     const old = r.wan
@@ -46,9 +38,7 @@ describe.skipIf(reason !== null)('NAT lab faults', () => {
   })
 
   it('a killed broker costs nothing to an existing tunnel, and the daemons notice it', async () => {
-    lab = await Lab.create()
-    nodes = new LabNodes(lab)
-    await nodes.init()
+    const { lab, nodes } = await freshLab()
     const a = await lab.host('a', await lab.router('cone'))
     const b = await lab.host('b', await lab.router('cone'))
     const broker = await nodes.broker()
@@ -59,7 +49,7 @@ describe.skipIf(reason !== null)('NAT lab faults', () => {
     expect((await nodes.ctl(alice, ['forward', '9100', '--peer', 'bob', '--to', '9000'])).code).toBe(0)
     broker.child.kill('SIGKILL')
     await waitFor(async () => {
-      const s = JSON.parse((await nodes!.ctl(alice, ['status', '--json'])).stdout) as { brokers: { state: string }[] }
+      const s = JSON.parse((await nodes.ctl(alice, ['status', '--json'])).stdout) as { brokers: { state: string }[] }
       return s.brokers[0]!.state === 'unreachable'
     }, { timeoutMs: 15_000, intervalMs: 200, what: 'alice to see the broker unreachable' })
     const t = await transfer(lab, a, 'download', 9100, 8 * 1024 * 1024)

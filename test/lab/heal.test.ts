@@ -1,10 +1,10 @@
 // Paths that heal: a NAT that forgets its mappings or changes its WAN address in the middle of a
 // transfer, and a long idle past the NAT's UDP timeout. Every transfer is sha256-checked.
-import { afterEach, describe, expect, it } from 'vitest'
-import { Lab, type Host, type Router } from './lab.js'
-import { LabNodes, forwardedPair, type LabDaemon } from './nodes.js'
+import { describe, expect, it } from 'vitest'
+import type { Host, Lab, Router } from './lab.js'
+import { forwardedPair, labPerTest, type LabDaemon, type LabNodes } from './nodes.js'
 import { labSkipReason } from './netns.js'
-import { transfer, transferInBackground } from './traffic.js'
+import { transfer } from './traffic.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const MiB = 1024 * 1024
@@ -13,19 +13,10 @@ const reason = await labSkipReason('the healing lab')
 interface Setup { lab: Lab; nodes: LabNodes; ra: Router; rb: Router; a: Host; b: Host; alice: LabDaemon; bob: LabDaemon }
 
 describe.skipIf(reason !== null)('paths that heal (cone/cone)', () => {
-  // Torn down after every test, even one whose setup failed half-way.
-  let made: { lab: Lab; nodes: LabNodes } | null = null
-  afterEach(async () => {
-    await made?.lab.destroy()
-    await made?.nodes.cleanup()
-    made = null
-  })
+  const freshLab = labPerTest()
 
   async function setup(rateMbit?: number): Promise<Setup> {
-    const lab = await Lab.create()
-    const nodes = new LabNodes(lab)
-    made = { lab, nodes }
-    await nodes.init()
+    const { lab, nodes } = await freshLab()
     const ra = await lab.router('cone', rateMbit ? { rateMbit } : {})
     const rb = await lab.router('cone', rateMbit ? { rateMbit } : {})
     const a = await lab.host('a', ra)
@@ -43,7 +34,8 @@ describe.skipIf(reason !== null)('paths that heal (cone/cone)', () => {
     it(`a NAT that ${fault} mid-transfer: 64 MiB completes, sha256-equal`, async () => {
       const s = await setup(200)
       const before = await remoteOf(s)
-      const running = transferInBackground(s.lab, s.a, 'download', 9100, 64 * MiB)
+      // Not awaited yet: the transfer runs while the fault hits.
+      const running = transfer(s.lab, s.a, 'download', 9100, 64 * MiB)
       await waitFor(async () => (await bytesIn(s)) > 8 * MiB, { timeoutMs: 30_000, intervalMs: 50, what: 'the transfer under way' })
       // Bob's side of the path breaks: his router loses its state (or its address).
       if (fault === 'forgets its mappings') await s.lab.forgetMappings(s.rb)

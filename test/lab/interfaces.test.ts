@@ -1,7 +1,6 @@
 // Interfaces that appear while the daemon runs are used for new paths within seconds.
-import { afterEach, describe, expect, it } from 'vitest'
-import { Lab } from './lab.js'
-import { LabNodes } from './nodes.js'
+import { describe, expect, it } from 'vitest'
+import { labPerTest } from './nodes.js'
 import { labSkipReason } from './netns.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { request } from 'node:http'
@@ -22,19 +21,10 @@ function metric(socket: string, name: string): Promise<number> {
 const reason = await labSkipReason('the interface lab')
 
 describe.skipIf(reason !== null)('interfaces that come and go', () => {
-  let lab: Lab | null = null
-  let nodes: LabNodes | null = null
-  afterEach(async () => {
-    await lab?.destroy()
-    await nodes?.cleanup()
-    lab = null
-    nodes = null
-  })
+  const freshLab = labPerTest()
 
   it('an interface added mid-run is announced at once and gives new peers a LAN path', async () => {
-    lab = await Lab.create()
-    nodes = new LabNodes(lab)
-    await nodes.init()
+    const { lab, nodes } = await freshLab()
     const a = await lab.host('a', await lab.router('cone'))
     const c = await lab.host('c', await lab.router('cone'))
     await nodes.broker()

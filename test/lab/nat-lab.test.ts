@@ -1,8 +1,8 @@
 // The NAT lab end to end: real brokers and daemons in namespaces behind real Linux NAT, driven
 // by p2pctl. One scenario body runs over a matrix of topologies.
-import { afterEach, describe, expect, it } from 'vitest'
-import { INTERNET, Lab, type Host } from './lab.js'
-import { LabNodes, forwardedPair, type LabDaemon } from './nodes.js'
+import { describe, expect, it } from 'vitest'
+import { INTERNET, type Host, type Lab } from './lab.js'
+import { forwardedPair, labPerTest, type LabDaemon } from './nodes.js'
 import { labSkipReason } from './netns.js'
 import { classify, observedMappings } from './nat-check.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -38,17 +38,10 @@ const topologies: Record<string, Topology> = {
 }
 
 describe.skipIf(reason !== null)('NAT lab', () => {
-  let lab: Lab | null = null
-  let nodes: LabNodes | null = null
-  afterEach(async () => {
-    await lab?.destroy()
-    await nodes?.cleanup()
-    lab = null
-    nodes = null
-  })
+  const freshLab = labPerTest()
 
   it('builds NATs that behave as named', async () => {
-    lab = await Lab.create()
+    const { lab } = await freshLab()
     const cone = await lab.host('c', await lab.router('cone'))
     const sym = await lab.host('s', await lab.router('symmetric'))
     expect(classify(await observedMappings(lab, cone))).toBe('cone')
@@ -57,9 +50,7 @@ describe.skipIf(reason !== null)('NAT lab', () => {
 
   for (const [name, topo] of Object.entries(topologies)) {
     it(`${name}: direct path, 64 MiB each way through a forward, sha256-equal`, async () => {
-      lab = await Lab.create()
-      nodes = new LabNodes(lab)
-      await nodes.init()
+      const { lab, nodes } = await freshLab()
       const { a, b } = await topo(lab)
       const { alice, bob } = await forwardedPair(lab, nodes, a, b)
       const c = await nodes.ctl(alice, ['connect', 'bob'])
@@ -78,9 +69,7 @@ describe.skipIf(reason !== null)('NAT lab', () => {
   }
 
   it('3 % packet loss on both WAN links: 32 MiB each way completes, sha256-equal', async () => {
-    lab = await Lab.create()
-    nodes = new LabNodes(lab)
-    await nodes.init()
+    const { lab, nodes } = await freshLab()
     const ra = await lab.router('cone', { lossPct: 3 })
     const rb = await lab.router('cone', { lossPct: 3 })
     const a = await lab.host('a', ra)
@@ -96,9 +85,7 @@ describe.skipIf(reason !== null)('NAT lab', () => {
   })
 
   it('tells its NAT apart through one broker on two addresses: cone is endpoint-independent, symmetric is not', async () => {
-    lab = await Lab.create()
-    nodes = new LabNodes(lab)
-    await nodes.init()
+    const { lab, nodes } = await freshLab()
     const c = await lab.host('c', await lab.router('cone'))
     const s = await lab.host('s', await lab.router('symmetric'))
     const p = await lab.host('p', null)
@@ -106,7 +93,7 @@ describe.skipIf(reason !== null)('NAT lab', () => {
     const brokers = [`${INTERNET.primary}:7000`, `${INTERNET.secondary}:7001`]
     const mapping = async (d: LabDaemon): Promise<string> => {
       return waitFor(async () => {
-        const st = JSON.parse((await nodes!.ctl(d, ['status', '--json'])).stdout) as { brokers: { state: string }[]; nat: { mapping: string } }
+        const st = JSON.parse((await nodes.ctl(d, ['status', '--json'])).stdout) as { brokers: { state: string }[]; nat: { mapping: string } }
         return st.brokers.every((b) => b.state === 'registered') ? st.nat.mapping : null
       }, { timeoutMs: 15_000, intervalMs: 100, what: `${d.name} registered with both broker addresses` })
     }

@@ -8,6 +8,8 @@ import { join, resolve } from 'node:path'
 import { waitFor } from '../helpers/wait-for.js'
 import { INTERNET, type Host, type Lab } from './lab.js'
 import { startServer } from './traffic.js'
+import { Lab as LabClass } from './lab.js'
+import { afterEach } from 'vitest'
 
 const ROOT = resolve(import.meta.dirname, '../..')
 const BIN = (name: string): string => join(ROOT, 'dist', name, 'bin.js')
@@ -102,4 +104,24 @@ export async function forwardedPair(lab: Lab, nodes: LabNodes, a: Host, b: Host)
     if (r.code !== 0) throw new Error(`${d.name}: p2pctl ${args.join(' ')} failed: ${r.stderr}\nalice: ${alice.err().slice(-1500)}\nbob: ${bob.err().slice(-1500)}`)
   }
   return { alice, bob }
+}
+
+/**
+ * Call inside a describe: returns a factory for a fresh lab (and its started nodes helper) per
+ * test, torn down after each test even when the test or its setup fails.
+ */
+export function labPerTest(): () => Promise<{ lab: Lab; nodes: LabNodes }> {
+  let made: { lab: Lab; nodes: LabNodes } | null = null
+  afterEach(async () => {
+    await made?.lab.destroy()
+    await made?.nodes.cleanup()
+    made = null
+  })
+  return async () => {
+    const lab = await LabClass.create()
+    const nodes = new LabNodes(lab)
+    made = { lab, nodes }
+    await nodes.init()
+    return made
+  }
 }

@@ -18,11 +18,6 @@ export async function startServer(lab: Lab, host: Host, port: number, bind = '12
 /** Result of one transfer. */
 export interface Transfer { ok: boolean; bytes: number; ms: number; reply?: string; error?: string; maxGapMs?: number }
 
-/** Start a transfer without waiting for it (resolve later with the returned promise). */
-export function transferInBackground(lab: Lab, host: Host, mode: 'upload' | 'download', port: number, size: number, timeoutMs = 120_000): Promise<Transfer> {
-  return transfer(lab, host, mode, port, size, timeoutMs)
-}
-
 /** Upload or download `size` bytes through 127.0.0.1:port on `host` (a forward's local end). */
 export async function transfer(lab: Lab, host: Host, mode: 'upload' | 'download', port: number, size: number, timeoutMs = 120_000): Promise<Transfer> {
   // A failed client still printed its JSON line (with the error) on stdout.
