@@ -12,7 +12,7 @@ import { ProtocolError } from '../protocol/errors.js'
 import { keyToHex } from '../protocol/identity.js'
 import { isValidWireName, nameError } from '../protocol/names.js'
 import { ReplayGuard } from '../protocol/replay.js'
-import { BrokerErrorCode, MAX_ERROR_TEXT, decodeMessage, encodeMessage, verifySigned, type Connect, type Register, type Unregister, type WireMessage } from '../protocol/wire.js'
+import { BrokerErrorCode, MAX_ERROR_TEXT, decodeMessage, encodeMessage, verifySigned, type Connect, type NatMapping, type Register, type Unregister, type WireMessage } from '../protocol/wire.js'
 import { normalizeHost } from '../common/lifecycle.js'
 import { Counters } from './counters.js'
 
@@ -49,6 +49,8 @@ export interface Registration {
   /** Where to send to reach it: listener index and the address as that socket reports it. */
   via: Source
   hosts: IpAddress[]
+  /** The peer's own classification of its NAT, passed on in introductions. */
+  nat: NatMapping
   expiresAt: number
 }
 
@@ -216,7 +218,7 @@ export class Registry {
     const observed = observedOf(from)
     const stale = this.regs.get(keyHex)
     if (stale !== undefined) this.remove(stale)
-    this.add({ key: new Uint8Array(msg.key), keyHex, name: msg.name, observed, via: { ...from }, hosts: msg.hosts, expiresAt: now + this.leaseS * 1000 })
+    this.add({ key: new Uint8Array(msg.key), keyHex, name: msg.name, observed, via: { ...from }, hosts: msg.hosts, nat: msg.nat, expiresAt: now + this.leaseS * 1000 })
     const out = this.reply(from, { type: 'registered', reqId: msg.reqId, observed, leaseS: this.leaseS })
     return { ...out, namesChanged }
   }
@@ -234,11 +236,11 @@ export class Registry {
     // Both sides are told in the same tick so that they start punching at the same moment.
     const toTarget = this.reply(target.via, {
       type: 'introduce', reqId: 0, peerKey: requester.key, peerName: requester.name,
-      candidates: candidatesOf(requester), punchNonce, requester: false,
+      candidates: candidatesOf(requester), punchNonce, requester: false, peerNat: requester.nat,
     })
     const toRequester = this.reply(from, {
       type: 'introduce', reqId: msg.reqId, peerKey: target.key, peerName: target.name,
-      candidates: candidatesOf(target), punchNonce, requester: true,
+      candidates: candidatesOf(target), punchNonce, requester: true, peerNat: target.nat,
     })
     return { sends: [...toTarget.sends, ...toRequester.sends], namesChanged: false }
   }

@@ -3,7 +3,7 @@
 import { lookup } from 'node:dns/promises'
 import { randomBytes, randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { BrokerErrorCode, encodeSigned, type Introduce, type WireMessage } from '../protocol/wire.js'
+import { BrokerErrorCode, encodeSigned, type Introduce, type NatMapping, type WireMessage } from '../protocol/wire.js'
 import type { KeyPair } from '../protocol/identity.js'
 import type { Addr } from '../protocol/punch.js'
 import { sameAddr } from '../protocol/punch.js'
@@ -22,6 +22,8 @@ export interface BrokerClientOptions {
   name: string
   /** Host candidates to announce (our interface addresses with our port). */
   hosts: () => Addr[]
+  /** Our NAT classification so far, announced so peers can plan the punch. */
+  nat: () => NatMapping
   refreshMs: number
   logger: Logger
 }
@@ -203,7 +205,7 @@ export class BrokerClient extends EventEmitter {
     const datagram = encodeSigned(
       {
         type: 'register', reqId, key: this.opts.keyPair.publicKey, name: this.opts.name, timestamp: Date.now(), nonce: randomBytes(16),
-        hosts: this.opts.hosts().map((h) => ({ host: h.host, port: h.port, family: 4 as const })), sig: new Uint8Array(64),
+        hosts: this.opts.hosts().map((h) => ({ host: h.host, port: h.port, family: 4 as const })), nat: this.opts.nat(), sig: new Uint8Array(64),
       },
       this.opts.keyPair.secretKey,
     )

@@ -4,6 +4,7 @@ import { EventEmitter } from 'node:events'
 import { networkInterfaces } from 'node:os'
 import { keyToHex, type KeyPair } from '../protocol/identity.js'
 import { DEFAULT_PUNCH, type Addr } from '../protocol/punch.js'
+import type { NatMapping } from '../protocol/wire.js'
 import { formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, PeerPipe, StatusInfo } from './api/types.js'
@@ -45,6 +46,7 @@ export class Daemon implements DaemonApi {
   private readonly startedAt = Date.now()
   private readonly keyHex: string
   private ifaceTimer: NodeJS.Timeout | null = null
+  private announcedNat: NatMapping = 'unknown'
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -108,9 +110,18 @@ export class Daemon implements DaemonApi {
 
   private makeBroker(address: { host: string; port: number }): BrokerClient {
     const label = formatHostPort(address.host, address.port)
-    const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: this.deps.keyPair, name: this.opts.name, hosts: () => this.hostCandidates(), refreshMs: this.opts.keepaliveMs, logger: this.deps.logger.child({ component: 'broker', broker: label }) })
+    const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: this.deps.keyPair, name: this.opts.name, hosts: () => this.hostCandidates(), nat: () => this.natMapping(), refreshMs: this.opts.keepaliveMs, logger: this.deps.logger.child({ component: 'broker', broker: label }) })
     b.on('change', (info) => this.emit({ type: 'broker', broker: info }))
-    b.on('registered', () => this.counters.inc('broker_registrations'))
+    b.on('registered', () => {
+      this.counters.inc('broker_registrations')
+      // The classification needs two brokers' answers; once it changes, tell every broker now so
+      // that introductions carry it (peers plan many-port probing or a relay from it).
+      const nat = this.natMapping()
+      if (nat !== this.announcedNat) {
+        this.announcedNat = nat
+        for (const other of this.brokers) other.refreshNow()
+      }
+    })
     b.on('refused', (r: { code: string; message: string }) => this.emit({ type: 'error', code: 'BROKER_ERROR', message: `broker ${label} refused our registration: ${r.code} ${r.message}` }))
     b.on('introduce', (intro) => this.peerManager.onIntroduce(intro))
     return b
@@ -258,7 +269,7 @@ export class Daemon implements DaemonApi {
     return out.slice(0, 15)
   }
 
-  private natMapping(): StatusInfo['nat']['mapping'] {
+  private natMapping(): NatMapping {
     const seen = this.brokers.map((b) => b.observed()).filter((a): a is Addr => a !== null)
     if (seen.length === 0) return 'unknown'
     const local = this.hostCandidates()

@@ -23,13 +23,13 @@ const TYPE = { register: 1, registered: 2, connect: 3, introduce: 4, error: 5, u
 export type WireType = keyof typeof TYPE
 
 /** Signed by the registering peer: claims `name` for `key` and announces host candidates. */
-export interface Register { type: 'register'; reqId: number; key: Uint8Array; name: string; timestamp: number; nonce: Uint8Array; hosts: IpAddress[]; sig: Uint8Array }
+export interface Register { type: 'register'; reqId: number; key: Uint8Array; name: string; timestamp: number; nonce: Uint8Array; hosts: IpAddress[]; nat: NatMapping; sig: Uint8Array }
 /** Broker's answer to a register: what it saw as our public address, and the lease. */
 export interface Registered { type: 'registered'; reqId: number; observed: IpAddress; leaseS: number }
 /** Signed request to be introduced to a peer by key or name. */
 export interface Connect { type: 'connect'; reqId: number; key: Uint8Array; target: Uint8Array | string; timestamp: number; nonce: Uint8Array; sig: Uint8Array }
 /** Broker tells each side the other's candidates and a shared punch nonce, at the same moment. */
-export interface Introduce { type: 'introduce'; reqId: number; peerKey: Uint8Array; peerName: string; candidates: IpAddress[]; punchNonce: Uint8Array; requester: boolean }
+export interface Introduce { type: 'introduce'; reqId: number; peerKey: Uint8Array; peerName: string; candidates: IpAddress[]; punchNonce: Uint8Array; requester: boolean; peerNat: NatMapping }
 /** Broker refusal of a request. */
 export interface WireErrorMsg { type: 'error'; reqId: number; code: number; message: string }
 /** Signed goodbye: drop the registration now rather than at lease expiry. */
@@ -38,6 +38,11 @@ export interface Unregister { type: 'unregister'; reqId: number; key: Uint8Array
 export interface Probe { type: 'probe'; punchNonce: Uint8Array; key: Uint8Array; streamId: number; seq: number; addr: IpAddress; sig: Uint8Array }
 /** Answer to a probe: echoes its seq and says where the probe came from. */
 export interface ProbeAck extends Omit<Probe, 'type'> { type: 'probeAck' }
+
+/** How a peer's NAT maps its endpoint, as the peer itself classified it (brokers pass it on). */
+export type NatMapping = 'unknown' | 'none' | 'endpoint-independent' | 'endpoint-dependent'
+/** Wire order of NatMapping values (one byte). */
+export const NAT_MAPPINGS: readonly NatMapping[] = ['unknown', 'none', 'endpoint-independent', 'endpoint-dependent']
 
 /** Any p2pd datagram. */
 export type WireMessage = Register | Registered | Connect | Introduce | WireErrorMsg | Unregister | Probe | ProbeAck
@@ -67,12 +72,27 @@ const target: Encoding<Uint8Array | string> = {
   },
 }
 
+const nat: Encoding<NatMapping> = {
+  preencode(s) {
+    c.uint8.preencode(s, 0)
+  },
+  encode(s, v) {
+    c.uint8.encode(s, NAT_MAPPINGS.indexOf(v))
+  },
+  decode(s) {
+    const n = c.uint8.decode(s)
+    const v = NAT_MAPPINGS[n]
+    if (v === undefined) throw new ProtocolError('BAD_VALUE', `nat mapping ${n}`)
+    return v
+  },
+}
+
 type Body<M> = Omit<M, 'type'>
 const bodies: { [K in WireType]: Encoding<Body<Extract<WireMessage, { type: K }>>> } = {
-  register: struct<Body<Register>>({ reqId: uint32, key: c.fixed32, name, timestamp: uint, nonce: c.fixed16, hosts, sig: c.fixed64 }, ['reqId', 'key', 'name', 'timestamp', 'nonce', 'hosts', 'sig']),
+  register: struct<Body<Register>>({ reqId: uint32, key: c.fixed32, name, timestamp: uint, nonce: c.fixed16, hosts, nat, sig: c.fixed64 }, ['reqId', 'key', 'name', 'timestamp', 'nonce', 'hosts', 'nat', 'sig']),
   registered: struct<Body<Registered>>({ reqId: uint32, observed: ipAddress, leaseS: uint }, ['reqId', 'observed', 'leaseS']),
   connect: struct<Body<Connect>>({ reqId: uint32, key: c.fixed32, target, timestamp: uint, nonce: c.fixed16, sig: c.fixed64 }, ['reqId', 'key', 'target', 'timestamp', 'nonce', 'sig']),
-  introduce: struct<Body<Introduce>>({ reqId: uint32, peerKey: c.fixed32, peerName: name, candidates: boundedArray(ipAddress, MAX_CANDIDATES + 1), punchNonce: c.fixed32, requester: bool }, ['reqId', 'peerKey', 'peerName', 'candidates', 'punchNonce', 'requester']),
+  introduce: struct<Body<Introduce>>({ reqId: uint32, peerKey: c.fixed32, peerName: name, candidates: boundedArray(ipAddress, MAX_CANDIDATES + 1), punchNonce: c.fixed32, requester: bool, peerNat: nat }, ['reqId', 'peerKey', 'peerName', 'candidates', 'punchNonce', 'requester', 'peerNat']),
   error: struct<Body<WireErrorMsg>>({ reqId: uint32, code: uint8, message: boundedString(MAX_ERROR_TEXT) }, ['reqId', 'code', 'message']),
   unregister: struct<Body<Unregister>>({ reqId: uint32, key: c.fixed32, timestamp: uint, nonce: c.fixed16, sig: c.fixed64 }, ['reqId', 'key', 'timestamp', 'nonce', 'sig']),
   probe: struct<Body<Probe>>({ punchNonce: c.fixed32, key: c.fixed32, streamId: uint32, seq: uint32, addr: ipAddress, sig: c.fixed64 }, ['punchNonce', 'key', 'streamId', 'seq', 'addr', 'sig']),

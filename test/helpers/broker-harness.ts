@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url'
 import type { StatsSnapshot } from '../../broker/counters.js'
 import type { Health } from '../../broker/broker.js'
 import { keyPairFromSeed, type KeyPair } from '../../protocol/identity.js'
-import { decodeMessage, encodeSigned, type WireMessage } from '../../protocol/wire.js'
+import { decodeMessage, encodeSigned, type NatMapping, type WireMessage } from '../../protocol/wire.js'
 import { waitFor } from './wait-for.js'
 
 /** The built broker entry point. */
@@ -154,11 +154,11 @@ export class Client {
     return waitFor(() => this.received.slice(before).find((r) => isAnswer(r.msg))?.msg, { timeoutMs: 5000, what })
   }
 
-  registerBytes(name: string, opts: { reqId?: number; timestamp?: number; nonce?: Uint8Array; hosts?: { host: string; port: number }[] } = {}): Uint8Array {
+  registerBytes(name: string, opts: { reqId?: number; timestamp?: number; nonce?: Uint8Array; hosts?: { host: string; port: number }[]; nat?: NatMapping } = {}): Uint8Array {
     const hosts = (opts.hosts ?? [{ host: '10.9.8.7', port: 4242 }]).map((h) => ({ ...h, family: 4 as const }))
     return encodeSigned({
       type: 'register', reqId: opts.reqId ?? nextReqId(), key: this.kp.publicKey, name, timestamp: opts.timestamp ?? Date.now(),
-      nonce: opts.nonce ?? randomNonce(), hosts, sig: new Uint8Array(64),
+      nonce: opts.nonce ?? randomNonce(), hosts, nat: opts.nat ?? 'unknown', sig: new Uint8Array(64),
     }, this.kp.secretKey)
   }
 

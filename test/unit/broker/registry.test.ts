@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { Counters } from '../../../broker/counters.js'
 import { Registry, type Send, type Source } from '../../../broker/registry.js'
 import { keyPairFromSeed, keyToHex, type KeyPair } from '../../../protocol/identity.js'
-import { BrokerErrorCode, decodeMessage, encodeMessage, encodeSigned, type Introduce, type WireMessage } from '../../../protocol/wire.js'
+import { BrokerErrorCode, decodeMessage, encodeMessage, encodeSigned, type Introduce, type NatMapping, type WireMessage } from '../../../protocol/wire.js'
 
 const T0 = 1_700_000_000_000
 const alice = keyPairFromSeed(new Uint8Array(32).fill(1))
@@ -19,9 +19,9 @@ function nonce(): Uint8Array {
   return n
 }
 
-function register(kp: KeyPair, name: string, at: number, opts: { reqId?: number; nonce?: Uint8Array; hosts?: { host: string; port: number }[] } = {}): Uint8Array {
+function register(kp: KeyPair, name: string, at: number, opts: { reqId?: number; nonce?: Uint8Array; hosts?: { host: string; port: number }[]; nat?: NatMapping } = {}): Uint8Array {
   const hosts = (opts.hosts ?? [{ host: '10.0.0.5', port: 4000 }]).map((h) => ({ ...h, family: 4 as const }))
-  return encodeSigned({ type: 'register', reqId: opts.reqId ?? 1, key: kp.publicKey, name, timestamp: at, nonce: opts.nonce ?? nonce(), hosts, sig: new Uint8Array(64) }, kp.secretKey)
+  return encodeSigned({ type: 'register', reqId: opts.reqId ?? 1, key: kp.publicKey, name, timestamp: at, nonce: opts.nonce ?? nonce(), hosts, nat: opts.nat ?? 'unknown', sig: new Uint8Array(64) }, kp.secretKey)
 }
 
 function connect(kp: KeyPair, target: Uint8Array | string, at: number, reqId = 7): Uint8Array {
@@ -165,8 +165,8 @@ describe('Registry: leases', () => {
 describe('Registry: CONNECT', () => {
   function twoPeers(): ReturnType<typeof setup> {
     const s = setup()
-    s.reg.handle(register(alice, 'alice', T0, { hosts: [{ host: '10.0.0.1', port: 1111 }] }), A, T0)
-    s.reg.handle(register(bob, 'bob', T0, { hosts: [{ host: '10.0.0.2', port: 2222 }, { host: '203.0.113.7', port: 50002 }] }), B, T0)
+    s.reg.handle(register(alice, 'alice', T0, { hosts: [{ host: '10.0.0.1', port: 1111 }], nat: 'endpoint-dependent' }), A, T0)
+    s.reg.handle(register(bob, 'bob', T0, { hosts: [{ host: '10.0.0.2', port: 2222 }, { host: '203.0.113.7', port: 50002 }], nat: 'none' }), B, T0)
     return s
   }
 
@@ -179,8 +179,8 @@ describe('Registry: CONNECT', () => {
     expect(toAlice).toMatchObject({ listener: 0, host: A.host, port: A.port })
     const ib = toBob.message as Introduce
     const ia = toAlice.message as Introduce
-    expect(ib).toMatchObject({ type: 'introduce', reqId: 0, peerKey: alice.publicKey, peerName: 'alice', requester: false })
-    expect(ia).toMatchObject({ type: 'introduce', reqId: 9, peerKey: bob.publicKey, peerName: 'bob', requester: true })
+    expect(ib).toMatchObject({ type: 'introduce', reqId: 0, peerKey: alice.publicKey, peerName: 'alice', requester: false, peerNat: 'endpoint-dependent' })
+    expect(ia).toMatchObject({ type: 'introduce', reqId: 9, peerKey: bob.publicKey, peerName: 'bob', requester: true, peerNat: 'none' })
     expect(ib.punchNonce).toEqual(nonces[0])
     expect(ia.punchNonce).toEqual(ib.punchNonce)
     expect(ib.candidates).toEqual([{ host: A.host, family: 4, port: A.port }, { host: '10.0.0.1', family: 4, port: 1111 }])

@@ -87,12 +87,12 @@ describe('wire decoder: lengths claimed by a prefix', () => {
 
   it('refuses more than 16 hosts (REGISTER) or 17 candidates (INTRODUCE) as TOO_LONG', () => {
     const regUpToHosts = [...regUpToName, 0, 0, ...NONCE16]
-    expect(wire([...regUpToHosts, 0, ...SIG])).toBe('no error')
-    expect(wire([...regUpToHosts, 17, ...Array(17).fill(V4).flat(), ...SIG])).toBe('TOO_LONG')
+    expect(wire([...regUpToHosts, 0, 0, ...SIG])).toBe('no error')
+    expect(wire([...regUpToHosts, 17, ...Array(17).fill(V4).flat(), 0, ...SIG])).toBe('TOO_LONG')
     expect(wire([...regUpToHosts, 0xfe, 0xff, 0xff, 0xff, 0xff])).toBe('TOO_LONG')
     expect(wire([...regUpToHosts, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x1f, 0x00])).toBe('TOO_LONG')
     const introUpToCands = [...H(4), ...REQ, ...KEY, 0]
-    const tail = [...seq(32), 1]
+    const tail = [...seq(32), 1, 0]
     expect(wire([...introUpToCands, 17, ...Array(17).fill(V4).flat(), ...tail])).toBe('no error')
     expect(wire([...introUpToCands, 18, ...Array(18).fill(V4).flat(), ...tail])).toBe('TOO_LONG')
   })
@@ -114,10 +114,23 @@ describe('wire decoder: bad values', () => {
   })
 
   it('refuses an INTRODUCE requester byte other than 0/1 as BAD_VALUE', () => {
-    const intro = (b: number) => [...H(4), ...REQ, ...KEY, 0, 0, ...seq(32), b]
+    const intro = (b: number) => [...H(4), ...REQ, ...KEY, 0, 0, ...seq(32), b, 0]
     expect(wire(intro(0))).toBe('no error')
     expect(wire(intro(1))).toBe('no error')
     for (const b of [2, 0x80, 0xff]) expect(wire(intro(b))).toBe('BAD_VALUE')
+  })
+
+  it('refuses a NAT mapping byte above 3 (REGISTER nat, INTRODUCE peerNat) as BAD_VALUE', () => {
+    const intro = (b: number) => [...H(4), ...REQ, ...KEY, 0, 0, ...seq(32), 1, b]
+    const reg = (b: number) => [...H(1), ...REQ, ...KEY, 0, 0, ...NONCE16, 0, b, ...SIG]
+    for (const b of [0, 1, 2, 3]) {
+      expect(wire(intro(b))).toBe('no error')
+      expect(wire(reg(b))).toBe('no error')
+    }
+    for (const b of [4, 0x7f, 0xff]) {
+      expect(wire(intro(b))).toBe('BAD_VALUE')
+      expect(wire(reg(b))).toBe('BAD_VALUE')
+    }
   })
 
   it('refuses an address family other than 4 or 6 as BAD_VALUE, in every address field', () => {

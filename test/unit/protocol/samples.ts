@@ -35,7 +35,7 @@ export const KP_B = keyPairFromSeed(seq(32, 0x80))
 export const GOLDEN_REGISTER: Register = {
   type: 'register', reqId: 0x01020304, key: KP.publicKey, name: 'alice', timestamp: 1_700_000_000_000,
   nonce: seq(16, 0xa0), hosts: [{ host: '192.168.1.10', family: 4, port: 40000 }, { host: '2001:db8::1', family: 6, port: 40001 }],
-  sig: new Uint8Array(64),
+  nat: 'endpoint-independent', sig: new Uint8Array(64),
 }
 /** The golden PROBE (unsigned fields). */
 export const GOLDEN_PROBE: Probe = {
@@ -45,8 +45,8 @@ export const GOLDEN_PROBE: Probe = {
 /** Expected bytes of encodeSigned(GOLDEN_REGISTER, KP.secretKey); see docs/PROTOCOL.md §7. */
 export const GOLDEN_REGISTER_HEX =
   '500101' + '04030201' + '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + '05616c696365' +
-  'ff0068e5cf8b010000' + 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf' + '02' + '04c0a8010a409c' + '0620010db8000000000000000000000001419c' +
-  'e13b3ab7e8c8c699df8b77d71e023277ead01640590ae6715c76fc175944f5e65602ba888d5063b42d7f3683ad7e7a132e6f0d04836b113ba9a572f9e7ab4006'
+  'ff0068e5cf8b010000' + 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf' + '02' + '04c0a8010a409c' + '0620010db8000000000000000000000001419c' + '02' +
+  '365b8f5544eef244cdd484f93e2fe31d709bdee56ab44ed517c78a2bfe156861a6fbb141a3d5e8503fdec9ba1566ec73d65a44e959637b6b134c192449ade102'
 /** Expected bytes of encodeSigned(GOLDEN_PROBE, KP.secretKey). */
 export const GOLDEN_PROBE_HEX =
   '500107' + '404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f' +
@@ -65,14 +65,14 @@ export function sampleMessages(): WireMessage[] {
   const z64 = new Uint8Array(64)
   return [
     { ...GOLDEN_REGISTER, hosts: [GOLDEN_REGISTER.hosts[0]!, v6] },
-    { type: 'register', reqId: 0, key: seq(32, 1), name: '', timestamp: 0, nonce: seq(16), hosts: [], sig: z64 },
-    { type: 'register', reqId: 0xffffffff, key: seq(32, 2), name: 'a'.repeat(32), timestamp: Number.MAX_SAFE_INTEGER, nonce: seq(16, 9), hosts: many.slice(0, 16), sig: seq(64) },
+    { type: 'register', reqId: 0, key: seq(32, 1), name: '', timestamp: 0, nonce: seq(16), hosts: [], nat: 'unknown', sig: z64 },
+    { type: 'register', reqId: 0xffffffff, key: seq(32, 2), name: 'a'.repeat(32), timestamp: Number.MAX_SAFE_INTEGER, nonce: seq(16, 9), hosts: many.slice(0, 16), nat: 'endpoint-dependent', sig: seq(64) },
     { type: 'registered', reqId: 5, observed: { host: '198.51.100.20', family: 4, port: 61000 }, leaseS: 90 },
     { type: 'registered', reqId: 6, observed: v6, leaseS: 0x10000 },
     { type: 'connect', reqId: 7, key: KP.publicKey, target: KP_B.publicKey, timestamp: 1_700_000_000_123, nonce: seq(16, 3), sig: z64 },
     { type: 'connect', reqId: 8, key: KP.publicKey, target: 'bob', timestamp: 252, nonce: seq(16, 4), sig: z64 },
-    { type: 'introduce', reqId: 9, peerKey: KP_B.publicKey, peerName: 'bob', candidates: [v4, v6], punchNonce: seq(32, 7), requester: true },
-    { type: 'introduce', reqId: 10, peerKey: KP.publicKey, peerName: 'ünïcødé-€', candidates: many, punchNonce: seq(32, 8), requester: false },
+    { type: 'introduce', reqId: 9, peerKey: KP_B.publicKey, peerName: 'bob', candidates: [v4, v6], punchNonce: seq(32, 7), requester: true, peerNat: 'none' },
+    { type: 'introduce', reqId: 10, peerKey: KP.publicKey, peerName: 'ünïcødé-€', candidates: many, punchNonce: seq(32, 8), requester: false, peerNat: 'endpoint-dependent' },
     { type: 'error', reqId: 11, code: 1, message: 'no such peer' },
     { type: 'error', reqId: 12, code: 255, message: 'x'.repeat(64) },
     { type: 'unregister', reqId: 13, key: KP.publicKey, timestamp: 1_700_000_000_000, nonce: seq(16, 5), sig: z64 },

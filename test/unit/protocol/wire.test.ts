@@ -62,9 +62,9 @@ describe('wire round trip', () => {
   it('keeps the largest legal messages under MAX_DATAGRAM', () => {
     const v6 = { host: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', family: 6 as const, port: 65535 }
     const reg: Register = { ...GOLDEN_REGISTER, name: 'n'.repeat(MAX_NAME), timestamp: Number.MAX_SAFE_INTEGER, hosts: Array(MAX_CANDIDATES).fill(v6) }
-    const intro: Introduce = { type: 'introduce', reqId: 1, peerKey: KP.publicKey, peerName: 'n'.repeat(MAX_NAME), candidates: Array(MAX_CANDIDATES + 1).fill(v6), punchNonce: seq(32), requester: true }
-    expect(encodeMessage(reg).length).toBe(466)
-    expect(encodeMessage(intro).length).toBe(429)
+    const intro: Introduce = { type: 'introduce', reqId: 1, peerKey: KP.publicKey, peerName: 'n'.repeat(MAX_NAME), candidates: Array(MAX_CANDIDATES + 1).fill(v6), punchNonce: seq(32), requester: true, peerNat: 'unknown' }
+    expect(encodeMessage(reg).length).toBe(467)
+    expect(encodeMessage(intro).length).toBe(430)
     expect(encodeMessage(reg).length).toBeLessThanOrEqual(MAX_DATAGRAM)
   })
 })
@@ -73,9 +73,9 @@ describe('golden vectors', () => {
   it('REGISTER from the fixed seed matches byte for byte, decodes and verifies', () => {
     const bytes = encodeSigned(GOLDEN_REGISTER, KP.secretKey)
     expect(hex(bytes)).toBe(GOLDEN_REGISTER_HEX)
-    expect(bytes.length).toBe(161)
+    expect(bytes.length).toBe(162)
     const m = decodeMessage(unhex(GOLDEN_REGISTER_HEX))
-    expect(m).toEqual({ ...GOLDEN_REGISTER, hosts: [GOLDEN_REGISTER.hosts[0], { host: '2001:db8:0:0:0:0:0:1', family: 6, port: 40001 }], sig: bytes.subarray(97) })
+    expect(m).toEqual({ ...GOLDEN_REGISTER, hosts: [GOLDEN_REGISTER.hosts[0], { host: '2001:db8:0:0:0:0:0:1', family: 6, port: 40001 }], sig: bytes.subarray(98) })
     expect(verifySigned(unhex(GOLDEN_REGISTER_HEX), KP.publicKey)).toBe(true)
   })
 
@@ -181,7 +181,7 @@ describe('encoder bounds', () => {
     const h = { host: '10.0.0.1', family: 4 as const, port: 1 }
     expect(codeOf(() => encodeMessage(reg({ hosts: Array(16).fill(h) })))).toBe('no error')
     expect(codeOf(() => encodeMessage(reg({ hosts: Array(17).fill(h) })))).toBe('TOO_LONG')
-    const intro = (n: number): Introduce => ({ type: 'introduce', reqId: 1, peerKey: KP.publicKey, peerName: '', candidates: Array(n).fill(h), punchNonce: seq(32), requester: false })
+    const intro = (n: number): Introduce => ({ type: 'introduce', reqId: 1, peerKey: KP.publicKey, peerName: '', candidates: Array(n).fill(h), punchNonce: seq(32), requester: false, peerNat: 'unknown' })
     expect(codeOf(() => encodeMessage(intro(17)))).toBe('no error')
     expect(codeOf(() => encodeMessage(intro(18)))).toBe('TOO_LONG')
   })
