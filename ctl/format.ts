@@ -73,8 +73,9 @@ export function exposesTable(exposes: ExposeInfo[]): string {
 /** The interfaces table. */
 export function interfacesTable(interfaces: InterfaceInfo[]): string {
   if (interfaces.length === 0) return 'no usable interfaces'
-  return table(['NAME', 'ADDRESS', 'ENDPOINT', 'PUBLIC', 'IN USE'], interfaces.map((i) => [
-    i.name, i.address, i.endpoint, i.public ?? '-', i.inUse ? 'yes' : 'no',
+  return table(['NAME', 'TYPE', 'STATE', 'ADDRESS', 'ENDPOINT', 'PUBLIC', 'PATHS', 'IN USE'], interfaces.map((i) => [
+    i.name, `${i.type ?? '-'}${i.virtual ? ' (virtual)' : ''}`, i.operstate ?? '-', i.address, i.inUse ? i.endpoint : '-', i.public ?? '-',
+    String(i.activePaths), i.inUse ? 'yes' : `no: ${i.reason ?? 'unusable'}`,
   ]))
 }
 

@@ -26,11 +26,13 @@ const program = new Command('p2pd')
   .option('--api-listen <host:port>', KEYS.apiListen.doc)
   .option('--log-level <level>', KEYS.logLevel.doc)
   .option('--keepalive <seconds>', KEYS.keepaliveS.doc)
+  .option('--interface-allow <rule>', KEYS.interfacesAllow.doc + ' (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--interface-deny <rule>', KEYS.interfacesDeny.doc + ' (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--check-config', 'validate flags, environment and config file, print the resolved settings and exit (0 = valid, 2 = invalid); binds nothing')
   .addHelpText('after', `
 Every flag is also an environment variable (P2PD_STATE_DIR, P2PD_BROKER=a:7000,b:7000, ...) and a
 config-file key; flags win over the environment, which wins over the file. SIGHUP re-reads them
-and applies log_level and brokers; other changes are logged as needing a restart.
+and applies log_level, brokers and interfaces_allow/deny; other changes are logged as needing a restart.
 
 Example:
   $ p2pd --name alice --broker broker.example.net:7000 --state-dir ~/.p2pd --api-socket /tmp/p2pd-alice.sock
@@ -61,7 +63,7 @@ Example:
       await store.init()
       const keyPair = await store.identity()
       const state = await store.load()
-      daemon = new Daemon({ name: cfg.name, brokers: cfg.brokers, port: cfg.port, keepaliveMs: cfg.keepaliveS * 1000, version }, { keyPair, state, store, logger: log })
+      daemon = new Daemon({ name: cfg.name, brokers: cfg.brokers, port: cfg.port, keepaliveMs: cfg.keepaliveS * 1000, version, interfacesAllow: cfg.interfacesAllow, interfacesDeny: cfg.interfacesDeny }, { keyPair, state, store, logger: log })
       await daemon.start()
       app = await buildApp({ api: daemon, logger: log.child({ component: 'api' }), version, socketPath: cfg.apiSocket })
       await listenUnix(app, cfg.apiSocket)
@@ -86,12 +88,12 @@ Example:
       await tcpApp?.close()
       await daemon.stop()
     })
-    process.on('SIGHUP', () => void reload(log, flags.config, fromFlags, cfg, (b) => daemon.setBrokers(b)).then((next) => (cfg = next)))
+    process.on('SIGHUP', () => void reload(log, flags.config, fromFlags, cfg, daemon).then((next) => (cfg = next)))
     // Under systemd (Type=notify) `systemctl start` returns only now, with the API answering.
     await notifyReady({ status: `name=${id.name} api=${cfg.apiSocket}` }).catch((err: unknown) => log.error({ err }, 'could not notify systemd'))
   })
 
-type Flags = { config?: string; stateDir?: string; name?: string; broker?: string[]; port?: string; apiSocket?: string; apiListen?: string; logLevel?: string; keepalive?: string; checkConfig?: boolean }
+type Flags = { config?: string; stateDir?: string; name?: string; broker?: string[]; port?: string; apiSocket?: string; apiListen?: string; logLevel?: string; keepalive?: string; interfaceAllow?: string[]; interfaceDeny?: string[]; checkConfig?: boolean }
 
 function flagLayer(flags: Flags): RawConfig {
   const out: RawConfig = {}
@@ -103,12 +105,14 @@ function flagLayer(flags: Flags): RawConfig {
   if (flags.apiListen !== undefined) out.apiListen = flags.apiListen
   if (flags.logLevel !== undefined) out.logLevel = flags.logLevel
   if (flags.keepalive !== undefined) out.keepaliveS = flags.keepalive
+  if (flags.interfaceAllow !== undefined) out.interfacesAllow = flags.interfaceAllow
+  if (flags.interfaceDeny !== undefined) out.interfacesDeny = flags.interfaceDeny
   return out
 }
 
 // SIGHUP: re-read file and environment under the same flags; apply what can change live, keep the
 // old settings if the new ones are invalid. Returns the settings now in force.
-async function reload(log: Logger, configPath: string | undefined, flags: RawConfig, current: DaemonConfig, setBrokers: (b: DaemonConfig['brokers']) => void): Promise<DaemonConfig> {
+async function reload(log: Logger, configPath: string | undefined, flags: RawConfig, current: DaemonConfig, daemon: Pick<Daemon, 'setBrokers' | 'setInterfaceRules'>): Promise<DaemonConfig> {
   let next: DaemonConfig
   try {
     next = await loadConfig(configPath, flags, process.env)
@@ -118,12 +122,14 @@ async function reload(log: Logger, configPath: string | undefined, flags: RawCon
   }
   const changed = changedKeys(current, next)
   if (changed.includes('logLevel')) setLogLevel(log, next.logLevel)
-  if (changed.includes('brokers')) setBrokers(next.brokers)
-  const needRestart = changed.filter((k) => k !== 'logLevel' && k !== 'brokers').map((k) => KEYS[k].toml)
+  if (changed.includes('brokers')) daemon.setBrokers(next.brokers)
+  if (changed.includes('interfacesAllow') || changed.includes('interfacesDeny')) daemon.setInterfaceRules(next.interfacesAllow, next.interfacesDeny)
+  const live: (keyof DaemonConfig)[] = ['logLevel', 'brokers', 'interfacesAllow', 'interfacesDeny']
+  const needRestart = changed.filter((k) => !live.includes(k)).map((k) => KEYS[k].toml)
   if (needRestart.length > 0) log.warn({ keys: needRestart }, `reload: ${needRestart.join(', ')} changed; restart p2pd to apply`)
   log.info({ changed: changed.map((k) => KEYS[k].toml), logLevel: next.logLevel }, 'reloaded configuration')
   // Keys not applied stay as they run, so a later reload still reports them.
-  return { ...current, logLevel: next.logLevel, brokers: next.brokers }
+  return { ...current, logLevel: next.logLevel, brokers: next.brokers, interfacesAllow: next.interfacesAllow, interfacesDeny: next.interfacesDeny }
 }
 
 program.parseAsync(process.argv).catch((e: unknown) => {

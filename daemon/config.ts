@@ -6,6 +6,7 @@ import { parse as parseToml, stringify as stringifyToml } from 'smol-toml'
 import { LOG_LEVELS } from '../common/logger.js'
 import { formatHostPort, parseHostPort } from '../common/lifecycle.js'
 import { isLoopbackHost } from './api/listen.js'
+import { parseInterfaceRule } from './interface-filter.js'
 
 /** Resolved settings. */
 export interface DaemonConfig {
@@ -17,6 +18,10 @@ export interface DaemonConfig {
   apiListen: { host: string; port: number } | null
   logLevel: string
   keepaliveS: number
+  /** Interface names/globs or CIDRs to use (empty = all). */
+  interfacesAllow: string[]
+  /** Interface names/globs or CIDRs never to use. */
+  interfacesDeny: string[]
 }
 
 /** One layer of raw settings (strings from env/flags, typed values from TOML). */
@@ -40,7 +45,11 @@ export const KEYS: Record<keyof DaemonConfig, { toml: string; env: string; flag:
   apiListen: { toml: 'api_listen', env: 'P2PD_API_LISTEN', flag: '--api-listen', doc: 'optional loopback TCP listener for the API, HOST:PORT' },
   logLevel: { toml: 'log_level', env: 'P2PD_LOG_LEVEL', flag: '--log-level', doc: `log level: ${LOG_LEVELS.join(', ')} (default info)` },
   keepaliveS: { toml: 'keepalive_s', env: 'P2PD_KEEPALIVE_S', flag: '--keepalive', doc: 'broker refresh and keepalive interval, seconds (default 25)' },
+  interfacesAllow: { toml: 'interfaces_allow', env: 'P2PD_INTERFACES_ALLOW', flag: '--interface-allow', doc: 'use only these interfaces: names ("eth0", "wl*") or CIDRs ("192.168.1.0/24"); default all (env: comma-separated)' },
+  interfacesDeny: { toml: 'interfaces_deny', env: 'P2PD_INTERFACES_DENY', flag: '--interface-deny', doc: 'never use these interfaces: names ("docker*", "veth*") or CIDRs ("172.17.0.0/16") (env: comma-separated)' },
 }
+
+const LIST_KEYS: ReadonlySet<keyof DaemonConfig> = new Set(['brokers', 'interfacesAllow', 'interfacesDeny'])
 
 /** Read a TOML config file into a raw layer. */
 export async function readConfigFile(path: string): Promise<RawConfig> {
@@ -72,7 +81,7 @@ export function envLayer(env: NodeJS.ProcessEnv): RawConfig {
   for (const [key, { env: name }] of Object.entries(KEYS)) {
     const v = env[name]
     if (v === undefined || v === '') continue
-    out[key as keyof DaemonConfig] = key === 'brokers' ? v.split(',').map((s) => s.trim()).filter(Boolean) : v
+    out[key as keyof DaemonConfig] = LIST_KEYS.has(key as keyof DaemonConfig) ? v.split(',').map((s) => s.trim()).filter(Boolean) : v
   }
   return out
 }
@@ -100,6 +109,8 @@ export function resolveConfig(layers: RawConfig[], env: NodeJS.ProcessEnv, sourc
     apiListen: m.apiListen === undefined || m.apiListen === '' ? null : loopback(hostPort(m.apiListen, k('apiListen')), k('apiListen')),
     logLevel: str(m.logLevel, k('logLevel'), 'info', (s) => ((LOG_LEVELS as readonly string[]).includes(s) ? null : `use one of ${LOG_LEVELS.join(', ')}`)),
     keepaliveS: int(m.keepaliveS, k('keepaliveS'), 25, 1, 3600),
+    interfacesAllow: rules(m.interfacesAllow, k('interfacesAllow')),
+    interfacesDeny: rules(m.interfacesDeny, k('interfacesDeny')),
   }
 }
 
@@ -150,11 +161,23 @@ function int(v: unknown, key: string, dflt: number, min: number, max: number): n
   return n
 }
 
-function list(v: unknown, key: string): string[] {
+function list(v: unknown, key: string, what = 'HOST:PORT strings'): string[] {
   if (v === undefined) return []
   const arr = Array.isArray(v) ? v : [v]
-  for (const x of arr) if (typeof x !== 'string') throw new ConfigError(key, 'expected HOST:PORT strings')
+  for (const x of arr) if (typeof x !== 'string') throw new ConfigError(key, `expected ${what}`)
   return arr as string[]
+}
+
+function rules(v: unknown, key: string): string[] {
+  const out = list(v, key, 'interface names or CIDRs (strings)').map((r) => r.trim()).filter(Boolean)
+  for (const r of out) {
+    try {
+      parseInterfaceRule(r)
+    } catch (e) {
+      throw new ConfigError(key, (e as Error).message)
+    }
+  }
+  return out
 }
 
 function hostPort(v: unknown, key: string, dfltPort?: number): { host: string; port: number } {

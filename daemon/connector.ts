@@ -37,6 +37,8 @@ interface Attempt {
   handshaking: boolean
   settled: boolean
   standbys: Addr[]
+  /** "host:port" -> may a path to it be used (its egress address is not denied)? */
+  verdicts: Map<string, boolean>
   resolve: (p: Punched) => void
   reject: (e: Error) => void
   progress: (stage: PunchStage, detail: string) => void
@@ -51,23 +53,35 @@ export class Connector {
   private readonly attempts = new Map<string, Attempt>()
 
   constructor(
-    private readonly deps: { endpoint: Endpoint; keyPair: KeyPair; punch: PunchConfig; logger: Logger; counters: Counters },
+    private readonly deps: {
+      endpoint: Endpoint; keyPair: KeyPair; punch: PunchConfig; logger: Logger; counters: Counters
+      /** May a path to `remote` be used? False when the kernel would reach it through a denied interface. */
+      allowPath?: (remote: Addr) => Promise<boolean>
+    },
   ) {}
 
   /** Punch toward the peer of `intro`; initiator = we asked for the introduction. */
-  start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void): Promise<Punched> {
+  async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void): Promise<Punched> {
     const nonceHex = keyToHex(intro.punchNonce)
-    const existing = this.attempts.get(nonceHex)
-    if (existing) return Promise.reject(new AppError('PUNCH_TIMEOUT', 'duplicate introduction'))
+    if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')
+    const offered = intro.candidates.map((c) => ({ host: normalizeHost(c.host), port: c.port }))
+    const allowPath = this.deps.allowPath ?? (async () => true)
+    const oks = await Promise.all(offered.map((c) => allowPath(c)))
+    const verdicts = new Map(offered.map((c, i) => [formatHostPort(c.host, c.port), oks[i]!]))
+    const candidates = offered.filter((_, i) => oks[i])
+    if (candidates.length < offered.length) {
+      const skipped = offered.filter((c) => !candidates.includes(c)).map((c) => formatHostPort(c.host, c.port))
+      progress('probing', `skipping ${skipped.join(', ')}: reached only through an interface that interfaces_allow/deny excludes`)
+    }
+    if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')
     return new Promise<Punched>((resolve, reject) => {
       const now = Date.now()
-      const candidates = intro.candidates.map((c) => ({ host: normalizeHost(c.host), port: c.port }))
       // The responder's control stream connects on the initiator's first packet (Noise follows).
       const controlRaw: UDXStream = this.deps.endpoint.createStream(initiator ? () => true : (socket, port, host) => this.onFirstPacket(a, socket, port, host))
       controlRaw.on('error', () => {})
       const a: Attempt = {
         intro, nonceHex, initiator, state: startPunch(candidates, now, this.deps.punch), controlRaw, timer: null,
-        handshaking: false, settled: false, standbys: [], resolve, reject, progress,
+        handshaking: false, settled: false, standbys: [], verdicts, resolve, reject, progress,
       }
       this.attempts.set(nonceHex, a)
       // Whatever happens (a responder whose initiator gave up never sees a handshake), an attempt
@@ -100,7 +114,24 @@ export class Connector {
       return
     }
     this.deps.counters.inc(msg.type === 'probe' ? 'probes_received' : 'probe_acks_received')
-    this.step(a, { type: msg.type === 'probe' ? 'probe' : 'ack', from, streamId: msg.streamId, seq: msg.seq })
+    const event: PunchEvent = { type: msg.type === 'probe' ? 'probe' : 'ack', from, streamId: msg.streamId, seq: msg.seq }
+    // A probe from an address we did not probe (or an answer over another route) may have come in
+    // through an excluded interface: check its route once per address before it can become a path.
+    const id = formatHostPort(from.host, from.port)
+    const verdict = this.deps.allowPath ? a.verdicts.get(id) : true
+    if (verdict === true) {
+      this.step(a, event)
+      return
+    }
+    if (verdict === false) {
+      this.deps.counters.inc('probes_dropped_excluded_interface')
+      return
+    }
+    void this.deps.allowPath!(from).then((ok) => {
+      a.verdicts.set(id, ok)
+      if (!ok) this.deps.counters.inc('probes_dropped_excluded_interface')
+      else if (!a.settled) this.step(a, event)
+    })
   }
 
   /** Stop everything (daemon shutdown). */

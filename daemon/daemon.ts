@@ -1,11 +1,10 @@
 // The daemon: composes the endpoint, brokers, connector, peers, forwards and exposes, and offers
 // them to the control API as DaemonApi.
 import { EventEmitter } from 'node:events'
-import { networkInterfaces } from 'node:os'
 import { keyToHex, type KeyPair } from '../protocol/identity.js'
 import { DEFAULT_PUNCH, type Addr } from '../protocol/punch.js'
 import type { NatMapping } from '../protocol/wire.js'
-import { formatHostPort } from '../common/lifecycle.js'
+import { formatHostPort, parseHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, PeerPipe, StatusInfo } from './api/types.js'
 import { DatagramChannel } from './datagram-channel.js'
@@ -15,6 +14,9 @@ import { Counters } from './counters.js'
 import { Endpoint } from './endpoint.js'
 import { Exposes } from './exposes.js'
 import { Forwards } from './forwards.js'
+import { InterfaceFilter } from './interface-filter.js'
+import { LocalInterfaces } from './interfaces.js'
+import { routeSource } from './route-source.js'
 import { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
 import type { State, StateStore } from './state-store.js'
@@ -29,6 +31,9 @@ export interface DaemonOptions {
   /** Registration refresh / keepalive interval, ms (well inside the NAT's UDP timeout). */
   keepaliveMs: number
   version: string
+  /** interfaces_allow / interfaces_deny rules (validated by the config). */
+  interfacesAllow?: string[]
+  interfacesDeny?: string[]
 }
 
 /** The running daemon. */
@@ -47,6 +52,7 @@ export class Daemon implements DaemonApi {
   private readonly keyHex: string
   private ifaceTimer: NodeJS.Timeout | null = null
   private announcedNat: NatMapping = 'unknown'
+  private readonly localIfaces: LocalInterfaces
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -58,8 +64,12 @@ export class Daemon implements DaemonApi {
     const save = (): Promise<void> => deps.store.save(deps.state).catch((err: unknown) => log.error({ err }, 'could not save state'))
     const emit = (e: DaemonEvent): void => void this.events.emit('event', e)
     this.emit = emit
+    this.localIfaces = new LocalInterfaces({ filter: new InterfaceFilter(opts.interfacesAllow, opts.interfacesDeny), logger: log.child({ component: 'interfaces' }) })
     this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
-    this.connector = new Connector({ endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters })
+    this.connector = new Connector({
+      endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,
+      allowPath: (remote) => this.allowPath(remote),
+    })
     this.exposeSet = new Exposes({ rules: deps.state.exposes, save, peers: () => this.peerManager, selfName: opts.name, emit, logger: log.child({ component: 'exposes' }), counters: this.counters })
     this.peerManager = new PeerManager({
       endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, version: opts.version, brokers: () => this.brokers,
@@ -94,6 +104,11 @@ export class Daemon implements DaemonApi {
     for (const b of this.brokers) b.start()
     this.watchInterfaces()
     await this.forwardSet.restore()
+  }
+
+  /** Apply new interfaces_allow/deny rules (SIGHUP); the interface poll announces the result. */
+  setInterfaceRules(allow: string[], deny: string[]): void {
+    this.localIfaces.setFilter(new InterfaceFilter(allow, deny))
   }
 
   /** Apply a new broker list (SIGHUP): keep the ones still listed, drop the others, add the new. */
@@ -164,7 +179,7 @@ export class Daemon implements DaemonApi {
       name: this.opts.name, key: this.keyHex, version: this.opts.version, uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       brokers: this.brokers.map((b) => b.info()),
       nat: { mapping: this.natMapping(), publicAddresses },
-      interfaces: this.interfaces(), peers: this.peers(), forwards: this.forwards(),
+      interfaces: this.interfaceList(), peers: this.peers(), forwards: this.forwards(),
     }
   }
 
@@ -172,17 +187,31 @@ export class Daemon implements DaemonApi {
     return { name: this.opts.name, key: this.keyHex }
   }
 
-  interfaces(): InterfaceInfo[] {
+  async interfaces(): Promise<InterfaceInfo[]> {
+    await this.localIfaces.metadata(true)
+    return this.interfaceList()
+  }
+
+  // Every non-internal address; metadata is whatever was last loaded (status stays synchronous).
+  private interfaceList(): InterfaceInfo[] {
     const port = this.endpoint.address().port
     const pub = this.brokers.map((b) => b.info().publicAddress).find((a) => a !== null) ?? null
-    const out: InterfaceInfo[] = []
-    for (const [name, addrs] of Object.entries(networkInterfaces())) {
-      for (const a of addrs ?? []) {
-        if (a.family !== 'IPv4') continue
-        out.push({ name, address: a.address, endpoint: formatHostPort(a.address, port), public: a.internal ? null : pub, inUse: true })
-      }
+    const meta = this.localIfaces.cachedMetadata()
+    const pathsByHost = new Map<string, number>()
+    for (const p of this.peers()) {
+      const host = p.path?.local ? parseHostPort(p.path.local, 'path').host : null
+      if (host) pathsByHost.set(host, (pathsByHost.get(host) ?? 0) + 1)
     }
-    return out
+    return this.localIfaces.addresses().map((a) => {
+      const m = meta.get(a.name)
+      // Only IPv4 addresses are punched from today (the endpoint binds 0.0.0.0).
+      const usable = a.usable && a.family === 4
+      return {
+        name: a.name, address: a.address, family: a.family, endpoint: formatHostPort(a.address, port), public: usable ? pub : null,
+        inUse: usable, reason: a.usable ? (a.family === 4 ? null : 'IPv6 is not punched yet') : a.reason, activePaths: pathsByHost.get(a.address) ?? 0,
+        type: m?.type ?? null, virtual: m?.virtual ?? null, operstate: m?.operstate ?? null,
+      }
+    })
   }
 
   peers(): PeerInfo[] {
@@ -262,11 +291,15 @@ export class Daemon implements DaemonApi {
   /** Our interface addresses with our port: host candidates for the brokers to pass on. */
   private hostCandidates(): Addr[] {
     const port = this.endpoint.address().port
-    const out: Addr[] = []
-    for (const addrs of Object.values(networkInterfaces())) {
-      for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port })
-    }
-    return out.slice(0, 15)
+    return this.localIfaces.usable(4).map((a) => ({ host: a.address, port })).slice(0, 15)
+  }
+
+  // The endpoint binds 0.0.0.0, so the kernel picks the egress: a path is usable when the address
+  // the kernel would send from is not one that interfaces_allow/deny excludes.
+  private async allowPath(remote: Addr): Promise<boolean> {
+    const src = await routeSource(remote.host, remote.port)
+    const local = src === null ? undefined : this.localIfaces.addresses().find((a) => a.address === src)
+    return local === undefined || local.usable
   }
 
   private natMapping(): NatMapping {
@@ -278,3 +311,4 @@ export class Daemon implements DaemonApi {
     return seen.every((s) => s.port === seen[0]!.port && s.host === seen[0]!.host) ? 'endpoint-independent' : 'endpoint-dependent'
   }
 }
+

@@ -82,9 +82,15 @@ export const BrokerInfo = Type.Object({
 export const InterfaceInfo = Type.Object({
   name: Type.String(),
   address: Type.String(),
+  family: Type.Union([Type.Literal(4), Type.Literal(6)]),
   endpoint: Type.String(),
   public: Nullable(Type.String()),
   inUse: Type.Boolean(),
+  reason: Nullable(Type.String()),
+  activePaths: Type.Integer({ minimum: 0 }),
+  type: Nullable(Type.String()),
+  virtual: Nullable(Type.Boolean()),
+  operstate: Nullable(Type.String()),
 })
 
 /** Everything `p2pctl status` shows. */

@@ -77,11 +77,21 @@ export interface BrokerInfo {
 export interface InterfaceInfo {
   name: string
   address: string
+  family: 4 | 6
   /** Local UDP endpoint, "ip:port". */
   endpoint: string
   /** Public mapping as the brokers reported it, if any. */
   public: string | null
+  /** Announced to brokers and punched from. */
   inUse: boolean
+  /** Why not in use (loopback, link-local, denied by a rule, ...), else null. */
+  reason: string | null
+  /** Peer paths whose local address this is. */
+  activePaths: number
+  /** From systeminformation, null when unknown: wired, wireless, virtual, ... */
+  type: string | null
+  virtual: boolean | null
+  operstate: string | null
 }
 
 /** Everything `p2pctl status` shows. */
@@ -160,7 +170,7 @@ export type PeerPipe =
 export interface DaemonApi {
   status(): StatusInfo
   id(): { name: string; key: string }
-  interfaces(): InterfaceInfo[]
+  interfaces(): Promise<InterfaceInfo[]>
   peers(): PeerInfo[]
   /** Pin a name to a key. Throws BAD_REQUEST (malformed key/name), PEER_NAME_TAKEN. */
   addPeer(name: string, key: string): PeerInfo

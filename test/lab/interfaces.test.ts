@@ -59,4 +59,35 @@ describe.skipIf(reason !== null)('interfaces that come and go', () => {
     }
     expect(paths.at(-1)!.startsWith(`${aliceOffice}:`), `paths tried: ${paths.join(', ')}`).toBe(true)
   })
+
+  it('interfaces_deny keeps an interface out of the announcement; interfaces lists it with the reason and its metadata', async () => {
+    const { lab, nodes } = await freshLab()
+    const a = await lab.host('a', await lab.router('cone'))
+    const c = await lab.host('c', await lab.router('cone'))
+    const office = await lab.lan()
+    const aliceOffice = await lab.attach(a, office)
+    await lab.attach(c, office)
+    await nodes.broker()
+    // alice keeps her office interface private by CIDR; carol uses everything.
+    const alice = await nodes.daemon('alice', a, { extra: ['--interface-deny', `${office.prefix}.0/24`] })
+    const carol = await nodes.daemon('carol', c)
+    const r = await nodes.ctl(alice, ['interfaces', '--json'])
+    expect(r.code, r.stderr).toBe(0)
+    const list = JSON.parse(r.stdout) as { name: string; address: string; inUse: boolean; reason: string | null; operstate: string | null }[]
+    const v4 = new Map(list.filter((i) => !i.address.includes(':')).map((i) => [i.name, i]))
+    expect(v4.get('eth1')).toMatchObject({ address: aliceOffice, inUse: false, reason: `denied by interfaces_deny "${office.prefix}.0/24"` })
+    expect(v4.get('eth0')).toMatchObject({ address: a.ip, inUse: true, reason: null })
+    // IPv6 link-local addresses are listed and never used.
+    expect(list.filter((i) => i.address.startsWith('fe80:')).every((i) => !i.inUse && i.reason === 'link-local')).toBe(true)
+    // systeminformation read the namespace's own interfaces: both veths are up.
+    expect(v4.get('eth0')?.operstate).toBe('up')
+    const table = await nodes.ctl(alice, ['interfaces'])
+    expect(table.stdout).toMatch(new RegExp(`eth1 .*${aliceOffice.replace(/\./g, '\\.')} .*no: denied by interfaces_deny`))
+    // carol's introduction to alice carries no office address, so the path is over the internet.
+    const conn = await nodes.ctl(carol, ['connect', 'alice', '--json'])
+    expect(conn.code, conn.stderr).toBe(0)
+    expect(conn.stderr).toMatch(/probing \d+ candidate/)
+    expect(conn.stderr).not.toContain(`${aliceOffice}:`)
+    expect((JSON.parse(conn.stdout) as { path: { remote: string } }).path.remote.startsWith(`${office.prefix}.`)).toBe(false)
+  })
 })

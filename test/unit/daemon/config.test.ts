@@ -31,6 +31,13 @@ describe('loadConfig', () => {
     expect(cfg).toMatchObject({ name: 'filename', port: 2000, logLevel: 'debug', brokers: [{ host: 'b1', port: 7000 }], apiListen: null })
   })
 
+  it('reads interface rules from the file, the environment (comma-separated) and repeated flags', async () => {
+    const f = await file('i.toml', 'interfaces_deny = ["docker*", "172.17.0.0/16"]\n')
+    expect(await loadConfig(f, {}, {})).toMatchObject({ interfacesAllow: [], interfacesDeny: ['docker*', '172.17.0.0/16'] })
+    expect(await loadConfig(f, { interfacesAllow: ['eth0', 'fd00::/8'] }, { P2PD_INTERFACES_DENY: 'veth*, 10.9.0.0/16' }))
+      .toMatchObject({ interfacesAllow: ['eth0', 'fd00::/8'], interfacesDeny: ['veth*', '10.9.0.0/16'] })
+  })
+
   it('uses systemd directories by default', async () => {
     const cfg = await loadConfig(undefined, {}, { STATE_DIRECTORY: '/var/lib/p2pd', RUNTIME_DIRECTORY: '/run/p2pd' })
     expect(cfg).toMatchObject({ stateDir: '/var/lib/p2pd', apiSocket: '/run/p2pd/p2pd.sock', keepaliveS: 25 })
@@ -43,6 +50,8 @@ describe('loadConfig', () => {
     ['non-loopback API', 'api_listen = "0.0.0.0:7657"\n', {}, {}, /^invalid api_listen .*not a loopback address/],
     ['long socket path', `api_socket = "/${'x'.repeat(120)}"\n`, {}, {}, /^invalid api_socket .*107-byte limit/],
     ['wrong type', 'name = 3\n', {}, {}, /^invalid name .*expected a string/],
+    ['bad CIDR', 'interfaces_deny = ["10.0.0.0/33"]\n', {}, {}, /^invalid interfaces_deny .*"10\.0\.0\.0\/33": prefix length must be a whole number from 0 to 32/],
+    ['bad interface name', '', { P2PD_INTERFACES_ALLOW: 'eth0,wl an' }, {}, /^invalid interfaces_allow \(from P2PD_INTERFACES_ALLOW\): "wl an": not an interface name/],
   ])('names the bad key and its source: %s', async (_what, text, env, flags, msg) => {
     const f = await file('b.toml', text)
     const err = await loadConfig(f, flags, env).catch((e: unknown) => e)
@@ -59,7 +68,7 @@ describe('loadConfig', () => {
 
 describe('formatConfig and changedKeys', () => {
   it('prints TOML that reads back to the same settings', async () => {
-    const cfg = await loadConfig(undefined, { name: 'alice', brokers: ['[::1]:7000', 'b:7001'], apiListen: '127.0.0.1:7657' }, {})
+    const cfg = await loadConfig(undefined, { name: 'alice', brokers: ['[::1]:7000', 'b:7001'], apiListen: '127.0.0.1:7657', interfacesDeny: ['docker*', '10.0.0.0/8'] }, {})
     const text = formatConfig(cfg)
     const again = await loadConfig(await file('e.toml', text), {}, {})
     expect(again).toEqual(cfg)
