@@ -19,8 +19,14 @@ export interface PunchConfig {
 /** Default tunables. */
 export const DEFAULT_PUNCH: PunchConfig = { intervalMs: 100, timeoutMs: 10_000, maxCandidates: 24, selectMs: 80 }
 
+/** What a candidate leads to: the peer itself, or a relay that forwards to it. */
+export type PathKind = 'direct' | 'relay'
+
 /** An answered candidate: where, how fast, and how good a kind of path it is (lower is better). */
-export interface Answered { addr: Addr; rttMs: number; rank: number }
+export interface Answered { addr: Addr; rttMs: number; rank: number; kind: PathKind }
+
+/** Rank of a relay candidate: any direct path that answers beats it. */
+export const RELAY_RANK = 3
 
 /** State of one punch attempt. */
 export interface PunchState {
@@ -39,6 +45,8 @@ export interface PunchState {
   answered: Answered[]
   /** End of the selection window (phase 'selecting'). */
   selectUntil: number
+  /** Candidates that are relays (ranked last). */
+  relays: Addr[]
 }
 
 /** Inputs to the machine. */
@@ -46,12 +54,14 @@ export type PunchEvent =
   | { type: 'tick' }
   | { type: 'probe'; from: Addr; streamId: number; seq: number }
   | { type: 'ack'; from: Addr; streamId: number; seq: number }
+  /** A candidate learned mid-punch (a relay allocation, a predicted port); probed from the next round. */
+  | { type: 'add-candidate'; addr: Addr; kind: PathKind }
 
 /** Outputs for the driver. */
 export type PunchAction =
   | { type: 'send-probe'; to: Addr; seq: number }
   | { type: 'send-ack'; to: Addr; seq: number }
-  | { type: 'succeeded'; remote: Addr; remoteStreamId: number; rttMs: number; standbys: Answered[] }
+  | { type: 'succeeded'; remote: Addr; kind: PathKind; remoteStreamId: number; rttMs: number; standbys: Answered[] }
   | { type: 'failed'; reason: string }
   | { type: 'wake-at'; at: number }
 
@@ -73,6 +83,7 @@ export function startPunch(candidates: Addr[], now: number, config: PunchConfig 
     rounds: 0,
     answered: [],
     selectUntil: 0,
+    relays: [],
   }
 }
 
@@ -136,7 +147,8 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
       if (sent === undefined) break
       s = { ...s, remoteStreamId: event.streamId }
       if (!s.answered.some((x) => sameAddr(x.addr, event.from))) {
-        const answer: Answered = { addr: event.from, rttMs: Math.max(0, now - sent.sentAt), rank: rankOf(event.from) }
+        const relay = s.relays.some((r) => sameAddr(r, event.from))
+        const answer: Answered = { addr: event.from, rttMs: Math.max(0, now - sent.sentAt), rank: relay ? RELAY_RANK : rankOf(event.from), kind: relay ? 'relay' : 'direct' }
         s = { ...s, answered: [...s.answered, answer] }
       }
       // The first answer opens a short window for better paths; a LAN answer cannot be beaten.
@@ -145,6 +157,17 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
         actions.push({ type: 'wake-at', at: s.selectUntil })
       }
       if (s.answered.some((x) => x.rank === 0) || s.config.selectMs === 0) s = finish(s, actions)
+      break
+    }
+    case 'add-candidate': {
+      if (s.phase !== 'probing' && s.phase !== 'selecting') break
+      if (event.kind === 'relay' && !s.relays.some((r) => sameAddr(r, event.addr))) s = { ...s, relays: [...s.relays, event.addr] }
+      // A relay is the last resort: it joins even when the list is full.
+      const known = s.candidates.some((c) => sameAddr(c, event.addr))
+      if (!known && (event.kind === 'relay' || s.candidates.length < s.config.maxCandidates)) s = { ...s, candidates: [...s.candidates, event.addr] }
+      // A late candidate gets a fair chance: at least half the usual time before giving up.
+      s = { ...s, deadline: Math.max(s.deadline, now + s.config.timeoutMs / 2), nextRoundAt: now }
+      if (s.phase === 'probing') actions.push({ type: 'wake-at', at: now })
       break
     }
     default: {
@@ -159,7 +182,7 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
 function finish(s: PunchState, actions: PunchAction[]): PunchState {
   const ranked = [...s.answered].sort((x, y) => x.rank - y.rank || x.rttMs - y.rttMs)
   const best = ranked[0]!
-  actions.push({ type: 'succeeded', remote: best.addr, remoteStreamId: s.remoteStreamId!, rttMs: best.rttMs, standbys: ranked.slice(1) })
+  actions.push({ type: 'succeeded', remote: best.addr, kind: best.kind, remoteStreamId: s.remoteStreamId!, rttMs: best.rttMs, standbys: ranked.slice(1) })
   return { ...s, phase: 'succeeded' }
 }
 

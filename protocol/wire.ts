@@ -18,7 +18,7 @@ export const MAX_NAME = 32
 /** Longest error message carried on the wire, bytes. */
 export const MAX_ERROR_TEXT = 64
 
-const TYPE = { register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8 } as const
+const TYPE = { register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8, relayRequest: 9, relayAllocated: 10, relayBind: 11, relayBound: 12 } as const
 /** Message type names. */
 export type WireType = keyof typeof TYPE
 
@@ -39,16 +39,30 @@ export interface Probe { type: 'probe'; punchNonce: Uint8Array; key: Uint8Array;
 /** Answer to a probe: echoes its seq and says where the probe came from. */
 export interface ProbeAck extends Omit<Probe, 'type'> { type: 'probeAck' }
 
+/** Signed request for a relay allocation shared with `peerKey`, for the introduction `punchNonce`. */
+export interface RelayRequest { type: 'relayRequest'; reqId: number; key: Uint8Array; peerKey: Uint8Array; punchNonce: Uint8Array; timestamp: number; nonce: Uint8Array; sig: Uint8Array }
+/**
+ * Broker to both peers of an introduction: the relay address for `punchNonce` (an unspecified
+ * host, 0.0.0.0 or ::, means the broker address this came from), its lifetime and rate cap.
+ */
+export interface RelayAllocated { type: 'relayAllocated'; reqId: number; punchNonce: Uint8Array; relay: IpAddress; lifetimeS: number; rateBytesPerS: number }
+/** Signed, sent from the peer's endpoint to the relay address: "forward to me here". */
+export interface RelayBind { type: 'relayBind'; key: Uint8Array; punchNonce: Uint8Array; timestamp: number; nonce: Uint8Array; sig: Uint8Array }
+/** Relay's answer to a bind: bound, and whether the other peer is bound too (forwarding runs). */
+export interface RelayBound { type: 'relayBound'; punchNonce: Uint8Array; peerBound: boolean }
+
 /** How a peer's NAT maps its endpoint, as the peer itself classified it (brokers pass it on). */
 export type NatMapping = 'unknown' | 'none' | 'endpoint-independent' | 'endpoint-dependent'
 /** Wire order of NatMapping values (one byte). */
 export const NAT_MAPPINGS: readonly NatMapping[] = ['unknown', 'none', 'endpoint-independent', 'endpoint-dependent']
 
 /** Any p2pd datagram. */
-export type WireMessage = Register | Registered | Connect | Introduce | WireErrorMsg | Unregister | Probe | ProbeAck
+export type WireMessage = Register | Registered | Connect | Introduce | WireErrorMsg | Unregister | Probe | ProbeAck | RelayRequest | RelayAllocated | RelayBind | RelayBound
+/** Message types that carry a signature as their last field. */
+export type SignedMessage = Register | Connect | Unregister | Probe | ProbeAck | RelayRequest | RelayBind
 
 /** Error codes a broker returns. */
-export const BrokerErrorCode = { UNKNOWN_PEER: 1, NOT_REGISTERED: 2, NAME_TAKEN: 3, BAD_SIGNATURE: 4, REPLAYED: 5, RATE_LIMITED: 6, BAD_REQUEST: 7 } as const
+export const BrokerErrorCode = { UNKNOWN_PEER: 1, NOT_REGISTERED: 2, NAME_TAKEN: 3, BAD_SIGNATURE: 4, REPLAYED: 5, RATE_LIMITED: 6, BAD_REQUEST: 7, RELAY_UNAVAILABLE: 8 } as const
 
 const name = boundedString(MAX_NAME)
 const hosts = boundedArray(ipAddress, MAX_CANDIDATES)
@@ -97,9 +111,13 @@ const bodies: { [K in WireType]: Encoding<Body<Extract<WireMessage, { type: K }>
   unregister: struct<Body<Unregister>>({ reqId: uint32, key: c.fixed32, timestamp: uint, nonce: c.fixed16, sig: c.fixed64 }, ['reqId', 'key', 'timestamp', 'nonce', 'sig']),
   probe: struct<Body<Probe>>({ punchNonce: c.fixed32, key: c.fixed32, streamId: uint32, seq: uint32, addr: ipAddress, sig: c.fixed64 }, ['punchNonce', 'key', 'streamId', 'seq', 'addr', 'sig']),
   probeAck: struct<Body<ProbeAck>>({ punchNonce: c.fixed32, key: c.fixed32, streamId: uint32, seq: uint32, addr: ipAddress, sig: c.fixed64 }, ['punchNonce', 'key', 'streamId', 'seq', 'addr', 'sig']),
+  relayRequest: struct<Body<RelayRequest>>({ reqId: uint32, key: c.fixed32, peerKey: c.fixed32, punchNonce: c.fixed32, timestamp: uint, nonce: c.fixed16, sig: c.fixed64 }, ['reqId', 'key', 'peerKey', 'punchNonce', 'timestamp', 'nonce', 'sig']),
+  relayAllocated: struct<Body<RelayAllocated>>({ reqId: uint32, punchNonce: c.fixed32, relay: ipAddress, lifetimeS: uint, rateBytesPerS: uint }, ['reqId', 'punchNonce', 'relay', 'lifetimeS', 'rateBytesPerS']),
+  relayBind: struct<Body<RelayBind>>({ key: c.fixed32, punchNonce: c.fixed32, timestamp: uint, nonce: c.fixed16, sig: c.fixed64 }, ['key', 'punchNonce', 'timestamp', 'nonce', 'sig']),
+  relayBound: struct<Body<RelayBound>>({ punchNonce: c.fixed32, peerBound: bool }, ['punchNonce', 'peerBound']),
 }
 const typeByCode = new Map<number, WireType>(Object.entries(TYPE).map(([k, v]) => [v, k as WireType]))
-const SIGNED: ReadonlySet<WireType> = new Set(['register', 'connect', 'unregister', 'probe', 'probeAck'])
+const SIGNED: ReadonlySet<WireType> = new Set(['register', 'connect', 'unregister', 'probe', 'probeAck', 'relayRequest', 'relayBind'])
 
 /** True when the datagram starts like one of ours (cheap demultiplexing test). */
 export function isWireDatagram(buf: Uint8Array): boolean {
@@ -115,7 +133,7 @@ export function encodeMessage(msg: WireMessage): Uint8Array {
 }
 
 /** Encode a signed message: the signature (last 64 bytes) covers every byte before it. */
-export function encodeSigned(msg: Register | Connect | Unregister | Probe | ProbeAck, secretKey: Uint8Array): Uint8Array {
+export function encodeSigned(msg: SignedMessage, secretKey: Uint8Array): Uint8Array {
   const out = encodeMessage({ ...msg, sig: new Uint8Array(64) })
   out.set(sign(out.subarray(0, out.length - 64), secretKey), out.length - 64)
   return out

@@ -140,7 +140,7 @@ describe('fuzz', () => {
       if (i % 4 !== 0 && buf.length >= 3) {
         buf[0] = 0x50
         if (i % 16 !== 1) buf[1] = 0x01
-        if (i % 8 !== 2) buf[2] = 1 + f.int(8)
+        if (i % 8 !== 2) buf[2] = 1 + f.int(12)
       }
       const r = check(WIRE, buf)
       if (typeof r === 'string') failures.push(r)

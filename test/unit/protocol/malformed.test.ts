@@ -41,11 +41,11 @@ describe('wire decoder: framing', () => {
   })
 
   it('refuses unknown types as BAD_TYPE', () => {
-    for (const t of [0x00, 0x09, 0x10, 0x7f, 0xff]) expect(wire(H(t))).toBe('BAD_TYPE')
+    for (const t of [0x00, 0x0d, 0x10, 0x7f, 0xff]) expect(wire(H(t))).toBe('BAD_TYPE')
   })
 
   it('refuses a bare header of every known type as TRUNCATED', () => {
-    for (let t = 1; t <= 8; t++) expect(wire(H(t))).toBe('TRUNCATED')
+    for (let t = 1; t <= 12; t++) expect(wire(H(t))).toBe('TRUNCATED')
   })
 
   it('refuses every valid message truncated at every byte offset as TRUNCATED', () => {
@@ -118,6 +118,16 @@ describe('wire decoder: bad values', () => {
     expect(wire(intro(0))).toBe('no error')
     expect(wire(intro(1))).toBe('no error')
     for (const b of [2, 0x80, 0xff]) expect(wire(intro(b))).toBe('BAD_VALUE')
+  })
+
+  it('refuses a RELAY_BOUND peerBound byte other than 0/1, and a RELAY_ALLOCATED relay of another family, as BAD_VALUE', () => {
+    const bound = (b: number) => [...H(12), ...seq(32), b]
+    expect(wire(bound(0))).toBe('no error')
+    expect(wire(bound(1))).toBe('no error')
+    for (const b of [2, 0xff]) expect(wire(bound(b))).toBe('BAD_VALUE')
+    const alloc = (fam: number) => [...H(10), ...REQ, ...seq(32), fam, 203, 0, 113, 1, 0x50, 0, 0x10, 0]
+    expect(wire(alloc(4))).toBe('no error')
+    for (const fam of [0, 5, 0xff]) expect(wire(alloc(fam))).toBe('BAD_VALUE')
   })
 
   it('refuses a NAT mapping byte above 3 (REGISTER nat, INTRODUCE peerNat) as BAD_VALUE', () => {

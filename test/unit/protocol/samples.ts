@@ -2,7 +2,7 @@
 // byte helpers. Deterministic: no randomness, no clock.
 import { keyPairFromSeed } from '../../../protocol/identity.js'
 import type { ControlMessage } from '../../../protocol/control.js'
-import { encodeMessage, encodeSigned, type Probe, type Register, type WireMessage } from '../../../protocol/wire.js'
+import { encodeMessage, encodeSigned, isSignedType, type Probe, type Register, type RelayBind, type RelayRequest, type SignedMessage, type WireMessage } from '../../../protocol/wire.js'
 
 /** Bytes start, start+1, … (mod 256). */
 export function seq(n: number, start = 0): Uint8Array {
@@ -42,6 +42,23 @@ export const GOLDEN_PROBE: Probe = {
   type: 'probe', punchNonce: seq(32, 0x40), key: KP.publicKey, streamId: 7, seq: 1,
   addr: { host: '203.0.113.7', family: 4, port: 51820 }, sig: new Uint8Array(64),
 }
+/** The golden RELAY_REQUEST (unsigned fields): KP asks for a relay shared with KP_B. */
+export const GOLDEN_RELAY_REQUEST: RelayRequest = {
+  type: 'relayRequest', reqId: 0x01020304, key: KP.publicKey, peerKey: KP_B.publicKey, punchNonce: seq(32, 0x40),
+  timestamp: 1_700_000_000_000, nonce: seq(16, 0xa0), sig: new Uint8Array(64),
+}
+/** The golden RELAY_BIND (unsigned fields). */
+export const GOLDEN_RELAY_BIND: RelayBind = {
+  type: 'relayBind', key: KP.publicKey, punchNonce: seq(32, 0x40), timestamp: 1_700_000_000_000, nonce: seq(16, 0xa0), sig: new Uint8Array(64),
+}
+/** Expected bytes of encodeSigned(GOLDEN_RELAY_REQUEST, KP.secretKey); see docs/PROTOCOL.md §7. */
+export const GOLDEN_RELAY_REQUEST_HEX =
+  '500109' + '04030201' + '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + 'cd14b37f956e953194ff7fb73b3d81dcc561d61a7538094b7c3e1a643ee5f3aa' + '404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f' +
+  'ff0068e5cf8b010000' + 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf' + '24de8e132da0d2159ff5a5b02a5f2d3d34d56ca7ed6953b6c50dcba7d3fb8ee9daffee922e88a3ba230abf09f900404245c4474993eb70234af9c727d0e43b0d'
+/** Expected bytes of encodeSigned(GOLDEN_RELAY_BIND, KP.secretKey). */
+export const GOLDEN_RELAY_BIND_HEX =
+  '50010b' + '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + '404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f' +
+  'ff0068e5cf8b010000' + 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf' + 'ccd0fc7ff9d226cb3e27326cd71c15bc219497e160edae9c72bce0ca6f575c69c45b0153f930bb4c61d297d6f697a2bcdd8a0e673558dd4dda3a3ddd7e9abe0f'
 /** Expected bytes of encodeSigned(GOLDEN_REGISTER, KP.secretKey); see docs/PROTOCOL.md §7. */
 export const GOLDEN_REGISTER_HEX =
   '500101' + '04030201' + '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + '05616c696365' +
@@ -79,15 +96,19 @@ export function sampleMessages(): WireMessage[] {
     { ...GOLDEN_PROBE },
     { type: 'probe', punchNonce: seq(32, 1), key: KP_B.publicKey, streamId: 0xffffffff, seq: 0, addr: v6, sig: z64 },
     { type: 'probeAck', punchNonce: seq(32, 2), key: KP_B.publicKey, streamId: 1, seq: 42, addr: { host: '255.255.255.255', family: 4, port: 1 }, sig: z64 },
+    { ...GOLDEN_RELAY_REQUEST },
+    { type: 'relayRequest', reqId: 0, key: KP_B.publicKey, peerKey: KP.publicKey, punchNonce: seq(32, 9), timestamp: Number.MAX_SAFE_INTEGER, nonce: seq(16), sig: z64 },
+    { type: 'relayAllocated', reqId: 14, punchNonce: seq(32, 0x40), relay: { host: '203.0.113.1', family: 4, port: 40123 }, lifetimeS: 3600, rateBytesPerS: 8 * 1024 * 1024 },
+    { type: 'relayAllocated', reqId: 0, punchNonce: seq(32, 3), relay: { host: '0:0:0:0:0:0:0:0', family: 6, port: 0 }, lifetimeS: 0, rateBytesPerS: 0 },
+    { ...GOLDEN_RELAY_BIND },
+    { type: 'relayBound', punchNonce: seq(32, 0x40), peerBound: false },
+    { type: 'relayBound', punchNonce: seq(32, 1), peerBound: true },
   ]
 }
 
 /** Every sample encoded; signed types carry a real signature by KP. */
 export function sampleDatagrams(): Uint8Array[] {
-  return sampleMessages().map((m) =>
-    m.type === 'register' || m.type === 'connect' || m.type === 'unregister' || m.type === 'probe' || m.type === 'probeAck'
-      ? encodeSigned(m, KP.secretKey)
-      : encodeMessage(m))
+  return sampleMessages().map((m) => (isSignedType(m.type) ? encodeSigned(m as SignedMessage, KP.secretKey) : encodeMessage(m)))
 }
 
 /** One control message of every type (several for the interesting ones). */

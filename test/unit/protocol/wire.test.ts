@@ -5,7 +5,7 @@ import {
   MAX_CANDIDATES, MAX_DATAGRAM, MAX_ERROR_TEXT, MAX_NAME, decodeMessage, encodeMessage, encodeSigned, isSignedType,
   isWireDatagram, verifySigned, type Introduce, type Register, type WireMessage,
 } from '../../../protocol/wire.js'
-import { GOLDEN_PROBE, GOLDEN_PROBE_HEX, GOLDEN_REGISTER, GOLDEN_REGISTER_HEX, KP, KP_B, SEED, hex, sampleDatagrams, sampleMessages, seq, unhex } from './samples.js'
+import { GOLDEN_PROBE, GOLDEN_PROBE_HEX, GOLDEN_REGISTER, GOLDEN_REGISTER_HEX, GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, KP, KP_B, SEED, hex, sampleDatagrams, sampleMessages, seq, unhex } from './samples.js'
 
 function codeOf(f: () => unknown): string {
   try {
@@ -30,13 +30,13 @@ describe('wire round trip', () => {
       expect(hex(encodeMessage(back))).toBe(hex(bytes))
       types.add(m.type)
     }
-    expect([...types].sort()).toEqual(['connect', 'error', 'introduce', 'probe', 'probeAck', 'register', 'registered', 'unregister'])
+    expect([...types].sort()).toEqual(['connect', 'error', 'introduce', 'probe', 'probeAck', 'register', 'registered', 'relayAllocated', 'relayBind', 'relayBound', 'relayRequest', 'unregister'])
   })
 
   it('gives each type its own type byte', () => {
     const byType = new Map<string, number>()
     for (const m of sampleMessages()) byType.set(m.type, encodeMessage(m)[2]!)
-    expect(Object.fromEntries(byType)).toEqual({ register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8 })
+    expect(Object.fromEntries(byType)).toEqual({ register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8, relayRequest: 9, relayAllocated: 10, relayBind: 11, relayBound: 12 })
   })
 
   it('decodes signed datagrams, and their signatures verify', () => {
@@ -87,12 +87,28 @@ describe('golden vectors', () => {
     expect(verifySigned(unhex(GOLDEN_PROBE_HEX), KP.publicKey)).toBe(true)
   })
 
+  it('RELAY_REQUEST and RELAY_BIND from the fixed seed match byte for byte, decode and verify', () => {
+    for (const [msg, want, len] of [[GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, 192], [GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, 156]] as const) {
+      const bytes = encodeSigned(msg, KP.secretKey)
+      expect(hex(bytes)).toBe(want)
+      expect(bytes.length).toBe(len)
+      expect(decodeMessage(unhex(want))).toEqual({ ...msg, sig: bytes.subarray(len - 64) })
+      expect(verifySigned(unhex(want), KP.publicKey)).toBe(true)
+    }
+  })
+
+  it('RELAY_ALLOCATED and RELAY_BOUND match their documented bytes', () => {
+    const alloc = encodeMessage({ type: 'relayAllocated', reqId: 0x01020304, punchNonce: seq(32, 0x40), relay: { host: '203.0.113.1', family: 4, port: 40123 }, lifetimeS: 3600, rateBytesPerS: 8 * 1024 * 1024 })
+    expect(hex(alloc)).toBe('50010a' + '04030201' + hex(seq(32, 0x40)) + '04cb007101bb9c' + 'fd100e' + 'fe00008000')
+    expect(hex(encodeMessage({ type: 'relayBound', punchNonce: seq(32, 0x40), peerBound: true }))).toBe('50010c' + hex(seq(32, 0x40)) + '01')
+  })
+
   it('signatures are plain Ed25519 over "p2pd/sig/v1\\0" followed by every byte before the signature', () => {
     // Independent check with node:crypto (OpenSSL), so the documented construction is what the code does.
     const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(SEED)])
     const pub = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }))
     expect(hex(new Uint8Array(pub.export({ format: 'der', type: 'spki' }).subarray(12)))).toBe(hex(KP.publicKey))
-    for (const h of [GOLDEN_REGISTER_HEX, GOLDEN_PROBE_HEX]) {
+    for (const h of [GOLDEN_REGISTER_HEX, GOLDEN_PROBE_HEX, GOLDEN_RELAY_REQUEST_HEX, GOLDEN_RELAY_BIND_HEX]) {
       const d = unhex(h)
       const body = d.subarray(0, d.length - 64)
       const sig = d.subarray(d.length - 64)
@@ -154,8 +170,8 @@ describe('signatures', () => {
   })
 
   it('knows which types are signed', () => {
-    expect(['register', 'connect', 'unregister', 'probe', 'probeAck'].every((t) => isSignedType(t as WireMessage['type']))).toBe(true)
-    expect(['registered', 'introduce', 'error'].some((t) => isSignedType(t as WireMessage['type']))).toBe(false)
+    expect(['register', 'connect', 'unregister', 'probe', 'probeAck', 'relayRequest', 'relayBind'].every((t) => isSignedType(t as WireMessage['type']))).toBe(true)
+    expect(['registered', 'introduce', 'error', 'relayAllocated', 'relayBound'].some((t) => isSignedType(t as WireMessage['type']))).toBe(false)
   })
 })
 
