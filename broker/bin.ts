@@ -22,7 +22,14 @@ Examples:
 
 Environment (a flag wins over its variable):
   ${ENV.listen}=0.0.0.0:7000,0.0.0.0:7002   ${ENV.http}   ${ENV.stateDir}
-  ${ENV.lease}   ${ENV.relay}=true|false   ${ENV.rateLimit}   ${ENV.logLevel}
+  ${ENV.lease}   ${ENV.relay}=true|false   ${ENV.relayRate}   ${ENV.relayLifetime}   ${ENV.relayMax}
+  ${ENV.relayMaxPerKey}   ${ENV.relayAllowPrivate}=true|false   ${ENV.rateLimit}   ${ENV.logLevel}
+
+Relay: when two peers cannot punch a direct path (both behind endpoint-dependent NATs, or UDP
+between them blocked) the broker forwards their datagrams between the two addresses that
+proved their keys, and nowhere else; it cannot read them (Noise, end to end). Quotas per
+allocation: --relay-rate, --relay-lifetime; in number: --relay-max, --relay-max-per-key.
+/stats shows the relay's allocations, bytes and drops. --no-relay turns it off.
 
 On start it prints one line per listener on stdout, e.g.
   listening udp 0.0.0.0:7000
@@ -37,8 +44,13 @@ function parseArgs(argv: string[]): CliOptions {
     .option('--http <host:port>', 'serve GET /health and /stats (JSON) here')
     .option('--state-dir <dir>', 'keep bound names in DIR/names.json across restarts')
     .option('--lease <seconds>', 'how long a registration lives without a refresh (default 90)')
-    .option('--relay', 'relay traffic between peers that cannot punch (not implemented yet)')
-    .option('--no-relay', 'do not relay (the default)')
+    .option('--relay', 'relay (still end-to-end encrypted) between introduced peers that cannot punch a direct path (the default)')
+    .option('--no-relay', 'do not relay: peers that cannot punch fail to connect')
+    .option('--relay-rate <bytes/s>', 'cap per relay allocation and direction, e.g. 8M, 500k; 0 = none (default 8M)')
+    .option('--relay-lifetime <seconds>', 'an allocation ends this long after it was made; the peers then re-punch (default 3600)')
+    .option('--relay-max <n>', 'most relay allocations at once (default 256)')
+    .option('--relay-max-per-key <n>', 'most relay allocations one peer takes part in (default 8)')
+    .option('--relay-allow-private', 'also relay to loopback and private addresses (a broker on a LAN, tests); link-local and metadata addresses stay refused')
     .option('--rate-limit <n>', 'datagrams per second accepted from one source IP, burst 2n (default 50)')
     .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
     .option('--check-config', 'validate the flags and environment, print the resolved settings as JSON, exit (0 ok, 2 bad); binds nothing')
@@ -76,11 +88,13 @@ async function main(): Promise<void> {
   }
 
   const log = createLogger({ name: 'p2p-broker', level: config.logLevel })
-  if (config.relay) log.warn('--relay: relaying is not implemented yet; peers that cannot punch will fail to connect')
   const store = config.stateDir === null ? null : new NameStore(config.stateDir, log)
   const broker = new Broker(
     { listen: config.listen, clock: { now: () => Date.now() }, random: (n) => randomBytes(n), logger: log, store },
-    { leaseS: config.leaseS, rateLimit: { ratePerS: config.rateLimit, burst: config.rateLimit * 2 } },
+    {
+      leaseS: config.leaseS, rateLimit: { ratePerS: config.rateLimit, burst: config.rateLimit * 2 },
+      relay: config.relay ? { limits: config.relayLimits, policy: { allowPrivate: config.relayAllowPrivate } } : null,
+    },
   )
 
   let udp

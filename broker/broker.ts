@@ -6,7 +6,12 @@ import { normalizeHost } from '../common/lifecycle.js'
 import { RateLimiter } from '../protocol/rate-limit.js'
 import { Counters, type StatsSnapshot } from './counters.js'
 import type { NameStore } from './name-store.js'
-import { Registry, type Send } from './registry.js'
+import { Registry, type RelayAsk, type Send } from './registry.js'
+import { Relay, type RelayStats } from './relay.js'
+import type { RelayPolicy } from './relay-policy.js'
+import type { RelayLimits } from './relay-table.js'
+import { keyToHex } from '../protocol/identity.js'
+import { BrokerErrorCode, encodeMessage, type WireMessage } from '../protocol/wire.js'
 
 /** A host and port to bind or that was bound. */
 export interface HostPort {
@@ -37,6 +42,8 @@ export interface BrokerOptions {
   rateLimit?: { ratePerS: number; burst: number }
   /** How often expired leases are swept, ms (default: a quarter lease, 250 ms to 5 s). */
   sweepIntervalMs?: number
+  /** Relay between introduced peers with these quotas and address rules; null or absent = off. */
+  relay?: { limits: RelayLimits; policy: RelayPolicy } | null
 }
 
 /** JSON shape of GET /health. */
@@ -50,6 +57,8 @@ export interface Health {
 export class Broker {
   readonly counters = new Counters()
   readonly registry: Registry
+  /** The relay, when on. */
+  readonly relay: Relay | null
   private readonly deps: BrokerDeps
   private readonly log: Logger
   private readonly limiter: RateLimiter
@@ -63,7 +72,8 @@ export class Broker {
     this.deps = deps
     this.log = deps.logger
     const leaseS = opts.leaseS ?? 90
-    this.registry = new Registry({ random: deps.random, leaseS, counters: this.counters })
+    this.registry = new Registry({ random: deps.random, leaseS, counters: this.counters, relay: !!opts.relay })
+    this.relay = opts.relay ? new Relay({ ...opts.relay, clock: deps.clock, logger: deps.logger.child({ component: 'relay' }), ...(deps.createSocket ? { createSocket: deps.createSocket } : {}) }) : null
     this.limiter = new RateLimiter(opts.rateLimit ?? { ratePerS: 50, burst: 100 })
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(250, (leaseS * 1000) / 4))
   }
@@ -106,6 +116,7 @@ export class Broker {
     if (this.closed) return
     this.closed = true
     clearInterval(this.sweepTimer)
+    this.relay?.close()
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => {
       try {
         s.close(() => resolve())
@@ -116,10 +127,10 @@ export class Broker {
     await this.deps.store?.close()
   }
 
-  /** Counters for GET /stats. */
-  stats(): StatsSnapshot {
+  /** Counters for GET /stats (relay counters under `relay` when relaying is on). */
+  stats(): StatsSnapshot & { relay: RelayStats | null } {
     const now = this.deps.clock.now()
-    return this.counters.snapshot({ uptimeS: this.uptimeS(now), registrations: this.registry.liveCount(now), names: this.registry.nameCount })
+    return { ...this.counters.snapshot({ uptimeS: this.uptimeS(now), registrations: this.registry.liveCount(now), names: this.registry.nameCount }), relay: this.relay?.stats() ?? null }
   }
 
   /** Liveness for GET /health. */
@@ -136,6 +147,8 @@ export class Broker {
     try {
       const n = this.registry.sweep(this.deps.clock.now())
       if (n > 0) this.log.debug({ expired: n }, 'leases expired')
+      const r = this.relay?.sweep(this.deps.clock.now()) ?? 0
+      if (r > 0) this.log.debug({ ended: r }, 'relay allocations ended')
     } catch (err) {
       this.log.error({ err }, 'lease sweep failed')
     }
@@ -153,11 +166,35 @@ export class Broker {
       }
       const out = this.registry.handle(buf, { listener, host: rinfo.address, port: rinfo.port }, now)
       for (const send of out.sends) this.send(send)
+      if (out.relay) void this.serveRelay(out.relay)
       if (out.namesChanged && this.deps.store) void this.deps.store.save(this.registry.nameTable())
     } catch (err) {
       this.counters.drop('INTERNAL')
       this.log.error({ err, from: `${rinfo.address}:${rinfo.port}` }, 'datagram handler failed')
     }
+  }
+
+  // Allocate (or find) the relay for an introduction, then tell both peers where it is: an
+  // unspecified host when the listener is a wildcard (the peer uses the broker's address).
+  private async serveRelay(ask: RelayAsk): Promise<void> {
+    const msg = (m: WireMessage, to: { listener: number; host: string; port: number }): Send => ({ ...to, message: m, bytes: encodeMessage(m) })
+    if (this.relay === null) return
+    const listener = ask.from.listener
+    const listenerHost = this.sockets[listener]?.address().address ?? '0.0.0.0'
+    const r = await this.relay.allocate({
+      punchNonce: ask.punchNonce, id: keyToHex(ask.punchNonce), keys: [ask.requester.key, ask.peer.key],
+      observed: [ask.requester.observed, ask.peer.observed], listener, listenerHost,
+    })
+    if (!r.ok) {
+      this.counters.refuse('RELAY_UNAVAILABLE')
+      this.send(msg({ type: 'error', reqId: ask.reqId, code: BrokerErrorCode.RELAY_UNAVAILABLE, message: r.reason.slice(0, 64) }, ask.from))
+      return
+    }
+    const limits = this.relay.table.limits
+    const relay = { host: listenerHost, family: listenerHost.includes(':') ? 6 as const : 4 as const, port: r.port }
+    const body = { punchNonce: ask.punchNonce, relay, lifetimeS: limits.lifetimeS, rateBytesPerS: limits.rateBytesPerS }
+    this.send(msg({ type: 'relayAllocated', reqId: ask.reqId, ...body }, ask.from))
+    this.send(msg({ type: 'relayAllocated', reqId: 0, ...body }, ask.peer.via))
   }
 
   private send(s: Send): void {

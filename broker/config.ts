@@ -4,6 +4,7 @@ import { isIP } from 'node:net'
 import { LOG_LEVELS } from '../common/logger.js'
 import { parseHostPort } from '../common/lifecycle.js'
 import type { HostPort } from './broker.js'
+import { DEFAULT_RELAY_LIMITS, type RelayLimits } from './relay-table.js'
 
 /** Validated broker settings. */
 export interface BrokerConfig {
@@ -12,6 +13,10 @@ export interface BrokerConfig {
   stateDir: string | null
   leaseS: number
   relay: boolean
+  /** Relay quotas (used when relay is on). */
+  relayLimits: RelayLimits
+  /** Relay to loopback and private addresses too (LAN brokers, loopback tests). */
+  relayAllowPrivate: boolean
   rateLimit: number
   logLevel: string
 }
@@ -23,6 +28,11 @@ export interface CliOptions {
   stateDir?: string
   lease?: string
   relay?: boolean
+  relayRate?: string
+  relayLifetime?: string
+  relayMax?: string
+  relayMaxPerKey?: string
+  relayAllowPrivate?: boolean
   rateLimit?: string
   logLevel?: string
 }
@@ -42,6 +52,11 @@ export const ENV = {
   stateDir: 'P2P_BROKER_STATE_DIR',
   lease: 'P2P_BROKER_LEASE',
   relay: 'P2P_BROKER_RELAY',
+  relayRate: 'P2P_BROKER_RELAY_RATE',
+  relayLifetime: 'P2P_BROKER_RELAY_LIFETIME',
+  relayMax: 'P2P_BROKER_RELAY_MAX',
+  relayMaxPerKey: 'P2P_BROKER_RELAY_MAX_PER_KEY',
+  relayAllowPrivate: 'P2P_BROKER_RELAY_ALLOW_PRIVATE',
   rateLimit: 'P2P_BROKER_RATE_LIMIT',
   logLevel: 'P2P_BROKER_LOG_LEVEL',
 } as const
@@ -79,9 +94,26 @@ export function resolveConfig(cli: CliOptions, env: NodeJS.ProcessEnv): BrokerCo
   const logLevel = levelOpt.value ?? 'info'
   if (!(LOG_LEVELS as readonly string[]).includes(logLevel)) throw new ConfigError(levelOpt.where, `"${logLevel}" is not one of ${LOG_LEVELS.join(', ')}`)
 
-  let relay = false
-  if (cli.relay !== undefined) relay = cli.relay
-  else if (env[ENV.relay] !== undefined && env[ENV.relay] !== '') relay = boolean(env[ENV.relay]!, `--relay (from ${ENV.relay})`)
+  const flag = (key: 'relay' | 'relayAllowPrivate', name: string, dflt: boolean): boolean => {
+    const fromCli = cli[key]
+    if (fromCli !== undefined) return fromCli
+    const fromEnv = env[ENV[key]]
+    return fromEnv !== undefined && fromEnv !== '' ? boolean(fromEnv, `${name} (from ${ENV[key]})`) : dflt
+  }
+  const relay = flag('relay', '--relay', true)
+  const relayAllowPrivate = flag('relayAllowPrivate', '--relay-allow-private', false)
+  const d = DEFAULT_RELAY_LIMITS
+  const rateOptR = pick('relayRate', '--relay-rate')
+  const lifeOpt = pick('relayLifetime', '--relay-lifetime')
+  const maxOpt = pick('relayMax', '--relay-max')
+  const perKeyOpt = pick('relayMaxPerKey', '--relay-max-per-key')
+  const relayLimits: RelayLimits = {
+    rateBytesPerS: rateOptR.value === undefined ? d.rateBytesPerS : byteRate(rateOptR.value, rateOptR.where),
+    lifetimeS: lifeOpt.value === undefined ? d.lifetimeS : wholeNumber(lifeOpt.value, lifeOpt.where, 10, 7 * 86_400, 'seconds'),
+    idleS: d.idleS,
+    maxTotal: maxOpt.value === undefined ? d.maxTotal : wholeNumber(maxOpt.value, maxOpt.where, 1, 100_000, 'allocations'),
+    maxPerKey: perKeyOpt.value === undefined ? d.maxPerKey : wholeNumber(perKeyOpt.value, perKeyOpt.where, 1, 10_000, 'allocations'),
+  }
 
   return {
     listen,
@@ -89,6 +121,8 @@ export function resolveConfig(cli: CliOptions, env: NodeJS.ProcessEnv): BrokerCo
     stateDir: stateOpt.value ?? null,
     leaseS,
     relay,
+    relayLimits,
+    relayAllowPrivate,
     rateLimit,
     logLevel,
   }
@@ -108,6 +142,14 @@ function address(s: string, where: string): HostPort {
 function wholeNumber(s: string, where: string, min: number, max: number, unit: string): number {
   const n = /^\d+$/.test(s.trim()) ? Number(s.trim()) : NaN
   if (!Number.isSafeInteger(n) || n < min || n > max) throw new ConfigError(where, `"${s}" is not a whole number of ${unit} from ${min} to ${max}`)
+  return n
+}
+
+// Bytes per second: a whole number with an optional k, M or G (powers of 1024); 0 = no cap.
+function byteRate(s: string, where: string): number {
+  const m = /^(\d+)([kmg]?)$/i.exec(s.trim())
+  const n = m ? Number(m[1]) * 1024 ** ' kmg'.indexOf((m[2] || ' ').toLowerCase()) : NaN
+  if (!Number.isSafeInteger(n) || n > 1024 ** 4) throw new ConfigError(where, `"${s}" is not a byte rate (bytes per second, e.g. 8M, 500k or 0 for no cap)`)
   return n
 }
 

@@ -12,7 +12,7 @@ import { ProtocolError } from '../protocol/errors.js'
 import { keyToHex } from '../protocol/identity.js'
 import { isValidWireName, nameError } from '../protocol/names.js'
 import { ReplayGuard } from '../protocol/replay.js'
-import { BrokerErrorCode, MAX_ERROR_TEXT, decodeMessage, encodeMessage, verifySigned, type Connect, type NatMapping, type Register, type Unregister, type WireMessage } from '../protocol/wire.js'
+import { BrokerErrorCode, MAX_ERROR_TEXT, decodeMessage, encodeMessage, verifySigned, type Connect, type NatMapping, type Register, type RelayRequest, type Unregister, type WireMessage } from '../protocol/wire.js'
 import { normalizeHost } from '../common/lifecycle.js'
 import { Counters } from './counters.js'
 
@@ -37,6 +37,18 @@ export interface Outcome {
   sends: Send[]
   /** True when a name was bound: the caller should persist the name table. */
   namesChanged: boolean
+  /** A valid RELAY_REQUEST: the caller allocates (or finds) the relay and answers both peers. */
+  relay?: RelayAsk
+}
+
+/** An authenticated relay request for an introduction this broker made. */
+export interface RelayAsk {
+  reqId: number
+  punchNonce: Uint8Array
+  requester: Registration
+  peer: Registration
+  /** Where the request came from (the answer goes there). */
+  from: Source
 }
 
 /** One peer's live registration. */
@@ -72,7 +84,12 @@ export interface RegistryOptions {
   names?: Iterable<[string, string]>
   /** Where to count refusals and drops. */
   counters?: Counters
+  /** Whether RELAY_REQUEST is served (default false: refused as RELAY_UNAVAILABLE). */
+  relay?: boolean
 }
+
+// Introductions are remembered this long for RELAY_REQUEST (a punch, then its re-tries).
+const INTRO_MEMORY_MS = 120_000
 
 interface RecentIntro {
   punchNonce: Uint8Array
@@ -98,6 +115,9 @@ export class Registry {
   private readonly byObserved = new Map<string, Set<string>>()
   // "requesterHex:reqId" -> the introduction made, in time order.
   private readonly recent = new Map<string, RecentIntro>()
+  // Punch nonce hex -> the two keys it introduced, in time order (what a relay may serve).
+  private readonly intros = new Map<string, { a: string; b: string; at: number }>()
+  private readonly relay: boolean
 
   constructor(opts: RegistryOptions) {
     this.random = opts.random
@@ -106,6 +126,7 @@ export class Registry {
     this.maxRegistrations = opts.maxRegistrations ?? 100_000
     this.maxNames = opts.maxNames ?? 100_000
     this.counters = opts.counters ?? new Counters()
+    this.relay = opts.relay ?? false
     this.guard = new ReplayGuard({ windowMs: opts.windowMs ?? 60_000 })
     this.restoreNames(opts.names ?? [])
   }
@@ -136,6 +157,9 @@ export class Registry {
       case 'unregister':
         out = this.unregister(msg, datagram, from, now)
         break
+      case 'relayRequest':
+        out = this.relayRequest(msg, datagram, from, now)
+        break
       default:
         // Messages peers send each other (or a broker sends): not ours to answer.
         this.counters.drop('NOT_SERVED')
@@ -156,6 +180,10 @@ export class Registry {
     for (const [id, intro] of this.recent) {
       if (now - intro.at <= this.retryMs) break
       this.recent.delete(id)
+    }
+    for (const [id, intro] of this.intros) {
+      if (now - intro.at <= INTRO_MEMORY_MS) break
+      this.intros.delete(id)
     }
     return n
   }
@@ -233,6 +261,7 @@ export class Registry {
     if (target === undefined) return this.refuse(msg.reqId, from, 'UNKNOWN_PEER', `no peer ${targetLabel(msg.target)} is registered`)
     if (target.keyHex === requester.keyHex) return this.refuse(msg.reqId, from, 'BAD_REQUEST', 'cannot connect to yourself')
     const punchNonce = this.punchNonceFor(requester.keyHex, msg.reqId, target.keyHex, now, verdict.retry)
+    this.rememberIntro(keyToHex(punchNonce), requester.keyHex, target.keyHex, now)
     // Both sides are told in the same tick so that they start punching at the same moment.
     const toTarget = this.reply(target.via, {
       type: 'introduce', reqId: 0, peerKey: requester.key, peerName: requester.name,
@@ -243,6 +272,33 @@ export class Registry {
       candidates: candidatesOf(target), punchNonce, requester: true, peerNat: target.nat,
     })
     return { sends: [...toTarget.sends, ...toRequester.sends], namesChanged: false }
+  }
+
+  private relayRequest(msg: RelayRequest, datagram: Uint8Array, from: Source, now: number): Outcome {
+    const verdict = this.authenticate(msg, datagram, from, now)
+    if (verdict.refusal !== undefined) return verdict.refusal
+    if (!this.relay) return this.refuse(msg.reqId, from, 'RELAY_UNAVAILABLE', 'relaying is off on this broker')
+    const requester = this.lookup(msg.key, now)
+    if (requester === undefined) return this.refuse(msg.reqId, from, 'NOT_REGISTERED', 'register before asking for a relay')
+    const peer = this.lookup(msg.peerKey, now)
+    if (peer === undefined) return this.refuse(msg.reqId, from, 'UNKNOWN_PEER', 'the peer is not registered')
+    // Only a pair this broker introduced, with that very nonce: no relaying to whoever one names.
+    const intro = this.intros.get(keyToHex(msg.punchNonce))
+    const pair = intro === undefined ? [] : [intro.a, intro.b]
+    if (!pair.includes(requester.keyHex) || !pair.includes(peer.keyHex) || requester.keyHex === peer.keyHex) {
+      return this.refuse(msg.reqId, from, 'BAD_REQUEST', 'no such introduction between these peers')
+    }
+    return { sends: [], namesChanged: false, relay: { reqId: msg.reqId, punchNonce: msg.punchNonce, requester, peer, from: { ...from } } }
+  }
+
+  private rememberIntro(id: string, a: string, b: string, now: number): void {
+    this.intros.delete(id)
+    this.intros.set(id, { a, b, at: now })
+    while (this.intros.size > this.maxRegistrations) {
+      const oldest = this.intros.keys().next()
+      if (oldest.done === true) break
+      this.intros.delete(oldest.value)
+    }
   }
 
   private unregister(msg: Unregister, datagram: Uint8Array, from: Source, now: number): Outcome {
@@ -256,7 +312,7 @@ export class Registry {
   }
 
   // Signature first (so forgeries cannot burn nonces), then the replay window.
-  private authenticate(msg: Register | Connect | Unregister, datagram: Uint8Array, from: Source, now: number): { refusal?: Outcome; retry: boolean } {
+  private authenticate(msg: Register | Connect | Unregister | RelayRequest, datagram: Uint8Array, from: Source, now: number): { refusal?: Outcome; retry: boolean } {
     if (!verifySigned(datagram, msg.key)) return { refusal: this.refuse(msg.reqId, from, 'BAD_SIGNATURE', 'signature does not match key'), retry: false }
     const verdict = this.guard.check(msg.key, msg.nonce, msg.timestamp, now, msg.sig)
     if (verdict === 'stale') {

@@ -124,6 +124,12 @@ export function isWireDatagram(buf: Uint8Array): boolean {
   return buf.length >= 3 && buf[0] === MAGIC
 }
 
+/** The type of a datagram from its 3-byte header alone (nothing else is read), or null. */
+export function peekType(buf: Uint8Array): WireType | null {
+  if (buf.length < 3 || buf[0] !== MAGIC || buf[1] !== VERSION) return null
+  return typeByCode.get(buf[2]!) ?? null
+}
+
 /** Encode a message. Throws ProtocolError when a field is out of bounds. */
 export function encodeMessage(msg: WireMessage): Uint8Array {
   const { type, ...body } = msg

@@ -150,7 +150,7 @@ export class Client {
     const before = this.received.length
     await this.send(bytes)
     const isAnswer = (m: WireMessage): boolean =>
-      m.type === 'introduce' ? m.requester && m.reqId === reqId : (m.type === 'registered' || m.type === 'error') && m.reqId === reqId
+      m.type === 'introduce' ? m.requester && m.reqId === reqId : (m.type === 'registered' || m.type === 'error' || m.type === 'relayAllocated') && m.reqId === reqId
     return waitFor(() => this.received.slice(before).find((r) => isAnswer(r.msg))?.msg, { timeoutMs: 5000, what })
   }
 
@@ -164,6 +164,19 @@ export class Client {
 
   connectBytes(target: Uint8Array | string, reqId: number): Uint8Array {
     return encodeSigned({ type: 'connect', reqId, key: this.kp.publicKey, target, timestamp: Date.now(), nonce: randomNonce(), sig: new Uint8Array(64) }, this.kp.secretKey)
+  }
+
+  relayRequestBytes(peerKey: Uint8Array, punchNonce: Uint8Array, reqId: number): Uint8Array {
+    return encodeSigned({ type: 'relayRequest', reqId, key: this.kp.publicKey, peerKey, punchNonce, timestamp: Date.now(), nonce: randomNonce(), sig: new Uint8Array(64) }, this.kp.secretKey)
+  }
+
+  relayBindBytes(punchNonce: Uint8Array, opts: { timestamp?: number } = {}): Uint8Array {
+    return encodeSigned({ type: 'relayBind', key: this.kp.publicKey, punchNonce, timestamp: opts.timestamp ?? Date.now(), nonce: randomNonce(), sig: new Uint8Array(64) }, this.kp.secretKey)
+  }
+
+  /** Send to any port on 127.0.0.1 (a relay allocation). */
+  sendTo(bytes: Uint8Array, port: number): Promise<void> {
+    return new Promise((resolve, reject) => this.socket.send(bytes, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())))
   }
 
   async register(name: string, opts: Parameters<Client['registerBytes']>[1] = {}): Promise<WireMessage> {

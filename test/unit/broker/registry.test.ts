@@ -32,7 +32,7 @@ function unregister(kp: KeyPair, at: number): Uint8Array {
   return encodeSigned({ type: 'unregister', reqId: 3, key: kp.publicKey, timestamp: at, nonce: nonce(), sig: new Uint8Array(64) }, kp.secretKey)
 }
 
-function setup(opts: { leaseS?: number; names?: [string, string][] } = {}): { reg: Registry; counters: Counters; nonces: Uint8Array[] } {
+function setup(opts: { leaseS?: number; names?: [string, string][]; relay?: boolean } = {}): { reg: Registry; counters: Counters; nonces: Uint8Array[] } {
   const counters = new Counters()
   const nonces: Uint8Array[] = []
   let n = 0
@@ -41,7 +41,7 @@ function setup(opts: { leaseS?: number; names?: [string, string][] } = {}): { re
     nonces.push(b)
     return b
   }
-  return { reg: new Registry({ random, counters, leaseS: opts.leaseS ?? 90, names: opts.names }), counters, nonces }
+  return { reg: new Registry({ random, counters, leaseS: opts.leaseS ?? 90, names: opts.names, relay: opts.relay ?? false }), counters, nonces }
 }
 
 function only(sends: Send[]): WireMessage {
@@ -54,6 +54,10 @@ function only(sends: Send[]): WireMessage {
 function errorCode(sends: Send[]): number | undefined {
   const m = only(sends)
   return m.type === 'error' ? m.code : undefined
+}
+
+function relayRequest(kp: KeyPair, peer: KeyPair, punchNonce: Uint8Array, at: number, reqId = 21): Uint8Array {
+  return encodeSigned({ type: 'relayRequest', reqId, key: kp.publicKey, peerKey: peer.publicKey, punchNonce, timestamp: at, nonce: nonce(), sig: new Uint8Array(64) }, kp.secretKey)
 }
 
 describe('Registry: REGISTER', () => {
@@ -279,5 +283,54 @@ describe('Registry: hostile input', () => {
       const out = reg.handle(dg, STRANGER, T0)
       for (const s of out.sends) expect(s.bytes.length).toBeLessThanOrEqual(dg.length)
     }
+  })
+})
+
+describe('Registry: RELAY_REQUEST', () => {
+  function introduced(relay = true): { reg: Registry; punchNonce: Uint8Array } {
+    const { reg } = setup({ relay })
+    reg.handle(register(alice, 'alice', T0), A, T0)
+    reg.handle(register(bob, 'bob', T0), B, T0)
+    reg.handle(register(carol, 'carol', T0), STRANGER, T0)
+    const intro = only(reg.handle(connect(alice, 'bob', T0), A, T0).sends.slice(1)) as Introduce
+    return { reg, punchNonce: intro.punchNonce }
+  }
+
+  it('hands a valid request for an introduction it made to the relay, from either side of the pair', () => {
+    const { reg, punchNonce } = introduced()
+    for (const [kp, peer, from] of [[alice, bob, A], [bob, alice, B]] as const) {
+      const out = reg.handle(relayRequest(kp, peer, punchNonce, T0 + 1), from, T0 + 1)
+      expect(out.sends).toEqual([])
+      expect(out.relay).toMatchObject({ reqId: 21, punchNonce, from })
+      expect(keyToHex(out.relay!.requester.key)).toBe(keyToHex(kp.publicKey))
+      expect(keyToHex(out.relay!.peer.key)).toBe(keyToHex(peer.publicKey))
+    }
+  })
+
+  it('refuses when relaying is off, for strangers to the introduction, unknown nonces, bad signatures and replays', () => {
+    const off = introduced(false)
+    expect(errorCode(off.reg.handle(relayRequest(alice, bob, off.punchNonce, T0), A, T0).sends)).toBe(BrokerErrorCode.RELAY_UNAVAILABLE)
+    const { reg, punchNonce } = introduced()
+    expect(errorCode(reg.handle(relayRequest(carol, bob, punchNonce, T0), STRANGER, T0).sends)).toBe(BrokerErrorCode.BAD_REQUEST)
+    expect(errorCode(reg.handle(relayRequest(alice, carol, punchNonce, T0), A, T0).sends)).toBe(BrokerErrorCode.BAD_REQUEST)
+    expect(errorCode(reg.handle(relayRequest(alice, alice, punchNonce, T0), A, T0).sends)).toBe(BrokerErrorCode.BAD_REQUEST)
+    expect(errorCode(reg.handle(relayRequest(alice, bob, new Uint8Array(32).fill(0xee), T0), A, T0).sends)).toBe(BrokerErrorCode.BAD_REQUEST)
+    const forged = relayRequest(alice, bob, punchNonce, T0)
+    forged[forged.length - 1]! ^= 1
+    expect(errorCode(reg.handle(forged, A, T0).sends)).toBe(BrokerErrorCode.BAD_SIGNATURE)
+    expect(errorCode(reg.handle(relayRequest(alice, bob, punchNonce, T0 - 120_000), A, T0).sends)).toBe(BrokerErrorCode.REPLAYED)
+    const unknownPeer = keyPairFromSeed(new Uint8Array(32).fill(9))
+    expect(errorCode(reg.handle(relayRequest(alice, unknownPeer, punchNonce, T0), A, T0).sends)).toBe(BrokerErrorCode.UNKNOWN_PEER)
+    expect(errorCode(reg.handle(relayRequest(unknownPeer, bob, punchNonce, T0), STRANGER, T0).sends)).toBe(BrokerErrorCode.NOT_REGISTERED)
+  })
+
+  it('forgets introductions after two minutes', () => {
+    const { reg, punchNonce } = introduced()
+    reg.handle(register(alice, 'alice', T0 + 119_000), A, T0 + 119_000)
+    reg.handle(register(bob, 'bob', T0 + 119_000), B, T0 + 119_000)
+    reg.sweep(T0 + 119_000)
+    expect(reg.handle(relayRequest(alice, bob, punchNonce, T0 + 119_000), A, T0 + 119_000).relay).toBeDefined()
+    reg.sweep(T0 + 121_000)
+    expect(errorCode(reg.handle(relayRequest(alice, bob, punchNonce, T0 + 121_000), A, T0 + 121_000).sends)).toBe(BrokerErrorCode.BAD_REQUEST)
   })
 })
