@@ -47,7 +47,19 @@ export function formatHostPort(host: string, port: number): string {
   return host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`
 }
 
-/** Strip the IPv4-mapped IPv6 prefix so addresses compare equal. */
+/** One spelling per address, so addresses compare equal: IPv4-mapped IPv6 as plain IPv4, other
+ * IPv6 in RFC 5952 form (lowercase, zeros compressed), as the kernel reports senders. */
 export function normalizeHost(host: string): string {
-  return host.startsWith('::ffff:') && host.includes('.') ? host.slice(7) : host
+  if (!host.includes(':')) return host
+  if (host.startsWith('::ffff:') && host.includes('.')) return host.slice(7)
+  try {
+    return new URL(`http://[${host}]/`).hostname.slice(1, -1)
+  } catch {
+    return host
+  }
+}
+
+/** Address family of a host literal (4 unless it contains ':'). */
+export function familyOf(host: string): 4 | 6 {
+  return host.includes(':') ? 6 : 4
 }

@@ -8,7 +8,7 @@ import type { KeyPair } from '../protocol/identity.js'
 import type { Addr } from '../protocol/punch.js'
 import { sameAddr } from '../protocol/punch.js'
 import { AppError } from '../common/errors.js'
-import { formatHostPort } from '../common/lifecycle.js'
+import { familyOf, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { Endpoint } from './endpoint.js'
 import type { BrokerInfo } from './api/types.js'
@@ -205,7 +205,7 @@ export class BrokerClient extends EventEmitter {
     const datagram = encodeSigned(
       {
         type: 'register', reqId, key: this.opts.keyPair.publicKey, name: this.opts.name, timestamp: Date.now(), nonce: randomBytes(16),
-        hosts: this.opts.hosts().map((h) => ({ host: h.host, port: h.port, family: 4 as const })), nat: this.opts.nat(), sig: new Uint8Array(64),
+        hosts: this.opts.hosts().map((h) => ({ host: h.host, port: h.port, family: familyOf(h.host) })), nat: this.opts.nat(), sig: new Uint8Array(64),
       },
       this.opts.keyPair.secretKey,
     )

@@ -4,7 +4,7 @@ import type { UDXStream } from 'udx-native'
 import { encodeSigned, verifySigned, type Introduce, type Probe, type ProbeAck } from '../protocol/wire.js'
 import { bytesEqual, keyToHex, type KeyPair } from '../protocol/identity.js'
 import { punchStep, startPunch, type Addr, type PunchAction, type PunchConfig, type PunchEvent, type PunchState } from '../protocol/punch.js'
-import { normalizeHost, formatHostPort } from '../common/lifecycle.js'
+import { familyOf, normalizeHost, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import { AppError } from '../common/errors.js'
 import type { Endpoint } from './endpoint.js'
@@ -155,7 +155,7 @@ export class Connector {
       case 'send-ack': {
         const type = act.type === 'send-probe' ? 'probe' : 'probeAck'
         const datagram = encodeSigned(
-          { type, punchNonce: a.intro.punchNonce, key: this.deps.keyPair.publicKey, streamId: a.controlRaw.id, seq: act.seq, addr: { ...act.to, family: 4 }, sig: new Uint8Array(64) },
+          { type, punchNonce: a.intro.punchNonce, key: this.deps.keyPair.publicKey, streamId: a.controlRaw.id, seq: act.seq, addr: { ...act.to, family: familyOf(act.to.host) }, sig: new Uint8Array(64) },
           this.deps.keyPair.secretKey,
         )
         this.deps.endpoint.send(datagram, act.to)

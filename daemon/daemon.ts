@@ -204,11 +204,11 @@ export class Daemon implements DaemonApi {
     }
     return this.localIfaces.addresses().map((a) => {
       const m = meta.get(a.name)
-      // Only IPv4 addresses are punched from today (the endpoint binds 0.0.0.0).
-      const usable = a.usable && a.family === 4
+      // IPv6 needs the dual-stack socket (a host with IPv6 disabled gets a 0.0.0.0 one).
+      const usable = a.usable && (a.family === 4 || this.endpoint.dualStack)
       return {
-        name: a.name, address: a.address, family: a.family, endpoint: formatHostPort(a.address, port), public: usable ? pub : null,
-        inUse: usable, reason: a.usable ? (a.family === 4 ? null : 'IPv6 is not punched yet') : a.reason, activePaths: pathsByHost.get(a.address) ?? 0,
+        name: a.name, address: a.address, family: a.family, endpoint: formatHostPort(a.address, port), public: usable && a.family === 4 ? pub : null,
+        inUse: usable, reason: a.usable ? (usable ? null : 'the UDP socket is IPv4-only (IPv6 is off on this host)') : a.reason, activePaths: pathsByHost.get(a.address) ?? 0,
         type: m?.type ?? null, virtual: m?.virtual ?? null, operstate: m?.operstate ?? null,
       }
     })
@@ -291,7 +291,9 @@ export class Daemon implements DaemonApi {
   /** Our interface addresses with our port: host candidates for the brokers to pass on. */
   private hostCandidates(): Addr[] {
     const port = this.endpoint.address().port
-    return this.localIfaces.usable(4).map((a) => ({ host: a.address, port })).slice(0, 15)
+    // IPv4 first: a peer without IPv6 loses nothing when the list is cut at 15.
+    const v6 = this.endpoint.dualStack ? this.localIfaces.usable(6) : []
+    return [...this.localIfaces.usable(4), ...v6].map((a) => ({ host: a.address, port })).slice(0, 15)
   }
 
   // The endpoint binds 0.0.0.0, so the kernel picks the egress: a path is usable when the address

@@ -27,9 +27,11 @@ export class Endpoint {
     this.socket.on('message', (buf, rinfo) => this.onMessage(buf, rinfo))
   }
 
-  /** Bind on all IPv4 addresses (port 0 = any). */
-  bind(port: number, host = '0.0.0.0'): void {
-    this.socket.bind(port, host)
+  /** Bind on every address (port 0 = any): dual-stack "::" where the host has IPv6, else 0.0.0.0. */
+  bind(port: number, host?: string): void {
+    // Without a host, udx-native tries "::" (IPv4 arrives as plain IPv4) and falls back to 0.0.0.0.
+    if (host === undefined) this.socket.bind(port)
+    else this.socket.bind(port, host)
     // Bursts (many flows, a busy event loop) must wait in the kernel, not be dropped there.
     // The kernel caps these at net.core.[rw]mem_max; asking for more is harmless.
     try {
@@ -44,6 +46,11 @@ export class Endpoint {
   address(): Addr {
     const a = this.socket.address()
     return { host: a.host, port: a.port }
+  }
+
+  /** True when the socket also carries IPv6 (bound to "::"). */
+  get dualStack(): boolean {
+    return this.socket.address()?.family === 6
   }
 
   /** Set where decoded datagrams go. */

@@ -2,7 +2,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createHash, randomBytes } from 'node:crypto'
 import { connect, createServer, type Server, type Socket } from 'node:net'
+import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
+import { parseHostPort } from '../../common/lifecycle.js'
 import { Procs, bin, type Proc } from '../helpers/procs.js'
 import { waitFor } from '../helpers/wait-for.js'
 
@@ -106,11 +108,14 @@ describe('loopback: broker + alice + bob through p2pctl', () => {
     const peers = JSON.parse((await procs.ctl(A, ['peers', '--json'])).stdout) as { name: string; key: string; state: string; path: { kind: string; proto: string; local: string } | null }[]
     const bob = peers.find((p) => p.name === 'bob')
     expect(bob).toMatchObject({ key: bobKey, state: 'connected', path: { kind: 'direct', proto: 'udp' } })
-    // The local side is the interface address in use, not the 0.0.0.0 the endpoint binds.
+    // The local side is the interface address in use (127.0.0.1, or a ULA/LAN address of this
+    // machine, which ranks first), not the 0.0.0.0 or :: the endpoint binds.
+    const mine = Object.values(networkInterfaces()).flat().map((i) => i!.address)
     await waitFor(async () => {
       const p = (JSON.parse((await procs.ctl(A, ['peers', '--json'])).stdout) as { name: string; path: { local: string } | null }[]).find((x) => x.name === 'bob')
-      return /^127\.0\.0\.1:\d+$/.test(p?.path?.local ?? '')
-    }, { what: 'path.local to name 127.0.0.1' })
+      const local = p?.path?.local ? parseHostPort(p.path.local, 'local').host : ''
+      return mine.includes(local)
+    }, { what: 'path.local to name an address of this machine' })
     const pathEvent = await waitFor(() => events().find((e) => e.type === 'path' && e.peer === 'bob'), { what: 'a path event for bob on watch' })
     expect(pathEvent).toMatchObject({ path: { kind: 'direct', proto: 'udp' }, reason: 'new session' })
     expect(events().some((e) => e.type === 'punch' && e.stage === 'connected')).toBe(true)

@@ -26,6 +26,8 @@ export interface Router {
   lan: string
   upstream: Router | null
   nextHost: number
+  /** IPv6 /64 of the LAN ("2001:db8:5:"; router is ::1), or null when the router has no IPv6. */
+  v6: string | null
 }
 
 /** A plain switched LAN (a bridge, no router, no internet). */
@@ -36,11 +38,15 @@ export interface Host {
   name: string
   ns: string
   ip: string
+  /** Global IPv6 address, when the host's router (or the internet, for a public host) has IPv6. */
+  ip6: string | null
   router: Router | null
 }
 
 /** Addresses of the "internet" namespace, where brokers run. */
-export const INTERNET = { primary: '203.0.113.1', secondary: '198.51.100.1' }
+export const INTERNET = { primary: '203.0.113.1', secondary: '198.51.100.1', v6: '2001:db8:ff::1' }
+/** The internet's IPv6 net (routers' WAN addresses and public hosts). */
+const INET6 = '2001:db8:ff::'
 
 let labSeq = 0
 
@@ -53,6 +59,7 @@ export class Lab {
   private nextNs = 0
   private nextPublic = 10
   private nextLan = 1
+  private inet6 = false
 
   private constructor(prefix: string) {
     this.prefix = prefix
@@ -72,8 +79,9 @@ export class Lab {
   }
 
   /** A NAT router on the internet, or behind `upstream` (double NAT). */
-  async router(kind: NatKind, opts: LinkOptions & { upstream?: Router } = {}): Promise<Router> {
+  async router(kind: NatKind, opts: LinkOptions & { upstream?: Router; ipv6?: boolean } = {}): Promise<Router> {
     const ns = await this.newNs('r')
+    const lanIndex = this.nextLan
     const lan = `10.${this.nextLan >> 8}.${this.nextLan++ & 255}`
     let wan: string
     let gw: string
@@ -101,9 +109,51 @@ export class Lab {
       await nsExec(ns, ['iptables', '-A', chain, '-i', 'wan', '-m', 'conntrack', '--ctstate', 'ESTABLISHED,RELATED', '-j', 'ACCEPT'])
       await nsExec(ns, ['iptables', '-A', chain, '-i', 'wan', '-j', 'DROP'])
     }
-    const r: Router = { ns, kind, wan, lan, upstream: opts.upstream ?? null, nextHost: 2 }
+    const r: Router = { ns, kind, wan, lan, upstream: opts.upstream ?? null, nextHost: 2, v6: null }
+    if (opts.ipv6) {
+      if (opts.upstream) throw new Error('IPv6 is for routers on the internet')
+      r.v6 = await this.routerIpv6(ns, lanIndex)
+    }
     await this.impair(r, opts)
     return r
+  }
+
+  // IPv6 as ISPs hand it out: no NAT, a global /64 per home, and a stateful firewall on the
+  // router that lets replies in and drops anything unsolicited from the WAN (nft, both hooks).
+  private async routerIpv6(ns: string, index: number): Promise<string> {
+    await this.enableInet6()
+    const prefix = `2001:db8:${index.toString(16)}:`
+    const wan6 = `${INET6}${(0x100 + index).toString(16)}`
+    await nsExec(ns, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])
+    await nsExec(ns, ['ip', '-6', 'addr', 'add', `${wan6}/64`, 'dev', 'wan', 'nodad'])
+    await nsExec(ns, ['ip', '-6', 'addr', 'add', `${prefix}:1/64`, 'dev', 'lanbr', 'nodad'])
+    await nsExec(ns, ['ip', '-6', 'route', 'add', 'default', 'via', INTERNET.v6])
+    await nsExec(this.inet, ['ip', '-6', 'route', 'add', `${prefix}:/64`, 'via', wan6])
+    const rules = [
+      'add table ip6 fw',
+      'add chain ip6 fw input6 { type filter hook input priority 0 ; policy accept ; }',
+      'add chain ip6 fw forward6 { type filter hook forward priority 0 ; policy accept ; }',
+      'add rule ip6 fw input6 iifname "wan" ct state established,related accept',
+      'add rule ip6 fw input6 iifname "wan" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert } accept',
+      'add rule ip6 fw input6 iifname "wan" counter drop',
+      'add rule ip6 fw forward6 iifname "wan" ct state established,related accept',
+      'add rule ip6 fw forward6 iifname "wan" counter drop',
+    ]
+    for (const rule of rules) await nsExec(ns, ['nft', rule])
+    return prefix
+  }
+
+  private async enableInet6(): Promise<void> {
+    if (this.inet6) return
+    this.inet6 = true
+    await nsExec(this.inet, ['sysctl', '-qw', 'net.ipv6.conf.all.forwarding=1'])
+    await nsExec(this.inet, ['ip', '-6', 'addr', 'add', `${INTERNET.v6}/64`, 'dev', 'br0', 'nodad'])
+  }
+
+  /** Packets a router's IPv6 firewall dropped from the WAN so far (unsolicited traffic). */
+  async firewallDrops6(r: Router): Promise<number> {
+    const out = await nsExec(r.ns, ['nft', 'list', 'table', 'ip6', 'fw'])
+    return [...out.matchAll(/counter packets (\d+)/g)].reduce((n, m) => n + Number(m[1]), 0)
   }
 
   /** A host behind `router`, or on the internet bridge when router is null (a public host). */
@@ -114,13 +164,19 @@ export class Lab {
       await this.veth(ns, 'eth0', router.ns, `l${this.nextNs}`, 'lanbr')
       await nsExec(ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0'])
       await nsExec(ns, ['ip', 'route', 'add', 'default', 'via', `${router.lan}.1`])
-      return { name, ns, ip, router }
+      let ip6: string | null = null
+      if (router.v6) {
+        ip6 = `${router.v6}:${(router.nextHost - 1).toString(16)}`
+        await nsExec(ns, ['ip', '-6', 'addr', 'add', `${ip6}/64`, 'dev', 'eth0', 'nodad'])
+        await nsExec(ns, ['ip', '-6', 'route', 'add', 'default', 'via', `${router.v6}:1`])
+      }
+      return { name, ns, ip, ip6, router }
     }
     const ip = `203.0.113.${this.nextPublic++}`
     await this.veth(ns, 'eth0', this.inet, `p${this.nextNs}`, 'br0')
     await nsExec(ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', 'eth0'])
     await nsExec(ns, ['ip', 'route', 'add', 'default', 'via', INTERNET.primary])
-    return { name, ns, ip, router: null }
+    return { name, ns, ip, ip6: null, router: null }
   }
 
   /** A switched LAN of its own, e.g. an office network two hosts join later. */

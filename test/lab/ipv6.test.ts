@@ -1,0 +1,46 @@
+// IPv6 as home ISPs hand it out: global addresses, no NAT, a stateful firewall on each router.
+// Both daemons announce their global IPv6 address next to IPv4; the punch opens both firewalls
+// and, IPv6 ranking above a public IPv4 mapping, the path runs over IPv6.
+import { describe, expect, it } from 'vitest'
+import { forwardedPair, labPerTest } from './nodes.js'
+import { labSkipReason } from './netns.js'
+import { transfer } from './traffic.js'
+
+const MiB = 1024 * 1024
+const reason = await labSkipReason('the IPv6 lab')
+
+describe.skipIf(reason !== null)('IPv6 lab', () => {
+  const freshLab = labPerTest()
+
+  it('the routers firewall unsolicited IPv6: a datagram from the internet to a host is dropped and counted', async () => {
+    const { lab } = await freshLab()
+    const r = await lab.router('cone', { ipv6: true })
+    const h = await lab.host('h', r)
+    expect(h.ip6).toMatch(/^2001:db8:[0-9a-f]+::2$/)
+    const before = await lab.firewallDrops6(r)
+    // From the internet namespace (where brokers live), straight at the host's global address.
+    await lab.exec(lab.inet, [process.execPath, '-e', `const s = require('node:dgram').createSocket('udp6'); s.send('x', 4000, '${h.ip6}', () => s.close())`])
+    expect(await lab.firewallDrops6(r)).toBeGreaterThan(before)
+  })
+
+  it('cone/cone with IPv6 on both sides: the path is IPv6, and 64 MiB each way go through it sha256-equal', async () => {
+    const { lab, nodes } = await freshLab()
+    const a = await lab.host('a', await lab.router('cone', { ipv6: true }))
+    const b = await lab.host('b', await lab.router('cone', { ipv6: true }))
+    const { alice, bob } = await forwardedPair(lab, nodes, a, b)
+    const iface = JSON.parse((await nodes.ctl(alice, ['interfaces', '--json'])).stdout) as { address: string; inUse: boolean }[]
+    expect(iface.find((i) => i.address === a.ip6)).toMatchObject({ inUse: true })
+    const c = await nodes.ctl(alice, ['connect', 'bob', '--json'])
+    expect(c.code, `${c.stderr}\nalice: ${alice.err().slice(-1500)}\nbob: ${bob.err().slice(-1500)}`).toBe(0)
+    // (The forward made the path already.) bob's global IPv6 address, offered next to his IPv4
+    // mapping, won: a direct IPv6 path, bob's global address on the far end, alice's on this end.
+    const path = (JSON.parse(c.stdout) as { path: { kind: string; remote: string; local: string } }).path
+    expect(path.kind).toBe('direct')
+    expect(path.remote.startsWith(`[${b.ip6}]:`), path.remote).toBe(true)
+    expect(path.local.startsWith(`[${a.ip6}]:`), path.local).toBe(true)
+    for (const mode of ['download', 'upload'] as const) {
+      const t = await transfer(lab, a, mode, 9100, 64 * MiB)
+      expect(t, `${mode}: ${JSON.stringify(t)}`).toMatchObject({ ok: true, bytes: 64 * MiB })
+    }
+  })
+})
