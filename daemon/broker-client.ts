@@ -3,7 +3,7 @@
 import { lookup } from 'node:dns/promises'
 import { randomBytes, randomInt } from 'node:crypto'
 import { EventEmitter } from 'node:events'
-import { BrokerErrorCode, encodeSigned, type Introduce, type NatMapping, type WireMessage } from '../protocol/wire.js'
+import { BrokerErrorCode, encodeSigned, type Introduce, type NatMapping, type RelayAllocated, type WireMessage } from '../protocol/wire.js'
 import type { KeyPair } from '../protocol/identity.js'
 import type { Addr } from '../protocol/punch.js'
 import { sameAddr } from '../protocol/punch.js'
@@ -34,7 +34,7 @@ const CONNECT_TIMEOUT_MS = 5000
 
 const errorNames = Object.fromEntries(Object.entries(BrokerErrorCode).map(([k, v]) => [v, k]))
 
-/** One broker: keeps us registered and forwards introductions. Emits 'introduce', 'registered' and 'change'. */
+/** One broker: keeps us registered and forwards introductions. Emits 'introduce', 'relayAllocated', 'registered' and 'change'. */
 export class BrokerClient extends EventEmitter {
   private resolved: Addr | null = null
   private state: BrokerInfo['state'] = 'registering'
@@ -45,6 +45,7 @@ export class BrokerClient extends EventEmitter {
   private reqId = randomInt(1, 0x7fffffff)
   private pendingRegister: { reqId: number; sentAt: number; tries: number } | null = null
   private readonly pendingConnects = new Map<number, { resolve: (m: Introduce) => void; reject: (e: Error) => void }>()
+  private readonly pendingRelays = new Map<number, { resolve: (m: RelayAllocated) => void; reject: (e: Error) => void }>()
   private closed = false
 
   constructor(private readonly opts: BrokerClientOptions) {
@@ -60,8 +61,9 @@ export class BrokerClient extends EventEmitter {
   stop(): void {
     this.closed = true
     if (this.timer) clearTimeout(this.timer)
-    for (const p of this.pendingConnects.values()) p.reject(new AppError('NO_BROKER', 'daemon is stopping'))
+    for (const p of [...this.pendingConnects.values(), ...this.pendingRelays.values()]) p.reject(new AppError('NO_BROKER', 'daemon is stopping'))
     this.pendingConnects.clear()
+    this.pendingRelays.clear()
   }
 
   /** For status output. */
@@ -89,29 +91,40 @@ export class BrokerClient extends EventEmitter {
     return this.state === 'registered'
   }
 
+  /** The broker's address as resolved (where we send), once known. */
+  address(): Addr | null {
+    return this.resolved
+  }
+
   /** Ask to be introduced to `target` (key or name); resolves with our side's introduction. */
   connect(target: Uint8Array | string): Promise<Introduce> {
+    return this.request(this.pendingConnects, (reqId) => ({ type: 'connect', reqId, key: this.opts.keyPair.publicKey, target, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
+  }
+
+  /** Ask for a relay shared with `peerKey` for the introduction `punchNonce`. */
+  relay(peerKey: Uint8Array, punchNonce: Uint8Array): Promise<RelayAllocated> {
+    return this.request(this.pendingRelays, (reqId) => ({ type: 'relayRequest', reqId, key: this.opts.keyPair.publicKey, peerKey, punchNonce, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
+  }
+
+  // A signed request, re-sent identically until answered (the broker treats a copy as a retry).
+  private request<M>(pending: Map<number, { resolve: (m: M) => void; reject: (e: Error) => void }>, make: (reqId: number) => Parameters<typeof encodeSigned>[0]): Promise<M> {
     const to = this.resolved
     if (to === null || this.state !== 'registered') {
       return Promise.reject(new AppError('NO_BROKER', `not registered with broker ${this.info().address}`, 'check the broker address and that it is running: p2pctl status'))
     }
     const reqId = this.nextReqId()
-    const datagram = encodeSigned(
-      { type: 'connect', reqId, key: this.opts.keyPair.publicKey, target, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) },
-      this.opts.keyPair.secretKey,
-    )
-    return new Promise<Introduce>((resolve, reject) => {
-      // The identical datagram is re-sent until answered: the broker treats it as idempotent.
+    const datagram = encodeSigned(make(reqId), this.opts.keyPair.secretKey)
+    return new Promise<M>((resolve, reject) => {
       const resend = setInterval(() => this.opts.endpoint.send(datagram, to), CONNECT_RETRY_MS)
       const timeout = setTimeout(() => done(new AppError('NO_BROKER', `broker ${this.info().address} did not answer in ${CONNECT_TIMEOUT_MS / 1000} s`, 'check the broker: p2pctl status')), CONNECT_TIMEOUT_MS)
-      const done = (err: Error | null, m?: Introduce): void => {
+      const done = (err: Error | null, m?: M): void => {
         clearInterval(resend)
         clearTimeout(timeout)
-        this.pendingConnects.delete(reqId)
+        pending.delete(reqId)
         if (err) reject(err)
         else resolve(m!)
       }
-      this.pendingConnects.set(reqId, { resolve: (m) => done(null, m), reject: (e) => done(e) })
+      pending.set(reqId, { resolve: (m) => done(null, m), reject: (e) => done(e) })
       this.opts.endpoint.send(datagram, to)
     })
   }
@@ -139,6 +152,12 @@ export class BrokerClient extends EventEmitter {
         this.schedule(this.opts.refreshMs)
         return
       }
+      case 'relayAllocated': {
+        const p = msg.reqId === 0 ? undefined : this.pendingRelays.get(msg.reqId)
+        if (p) p.resolve(msg)
+        else this.emit('relayAllocated', msg)
+        return
+      }
       case 'introduce': {
         if (msg.reqId !== 0 && msg.requester) {
           this.pendingConnects.get(msg.reqId)?.resolve(msg)
@@ -156,6 +175,11 @@ export class BrokerClient extends EventEmitter {
           this.emit('change', this.info())
           this.emit('refused', { code, message: msg.message })
           this.schedule(this.opts.refreshMs)
+          return
+        }
+        const relay = this.pendingRelays.get(msg.reqId)
+        if (relay) {
+          relay.reject(new AppError('BROKER_ERROR', `broker ${this.info().address} will not relay: ${code} ${msg.message}`))
           return
         }
         const pending = this.pendingConnects.get(msg.reqId)

@@ -1,9 +1,10 @@
 // Drives punch attempts: one per introduction. Runs the pure punch machine on real timers and
 // the socket, then makes the control stream and runs the Noise handshake over the winning path.
 import type { UDXStream } from 'udx-native'
-import { encodeSigned, verifySigned, type Introduce, type Probe, type ProbeAck } from '../protocol/wire.js'
+import { encodeSigned, verifySigned, type Introduce, type NatMapping, type Probe, type ProbeAck } from '../protocol/wire.js'
 import { bytesEqual, keyToHex, type KeyPair } from '../protocol/identity.js'
-import { punchStep, startPunch, type Addr, type PunchAction, type PunchConfig, type PunchEvent, type PunchState } from '../protocol/punch.js'
+import { punchStep, sameAddr, startPunch, type Addr, type PathKind, type PunchAction, type PunchConfig, type PunchEvent, type PunchState } from '../protocol/punch.js'
+import { planRelay, type RelayPlan } from '../protocol/relay-plan.js'
 import { familyOf, normalizeHost, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import { AppError } from '../common/errors.js'
@@ -12,6 +13,7 @@ import type { Counters } from './counters.js'
 import { runHandshake, type HandshakeResult } from './handshake.js'
 import type { PunchStage } from './api/types.js'
 import { routeSource } from './route-source.js'
+import type { RelayClient } from './relay-client.js'
 
 /** A punched, authenticated path, ready to become a session. */
 export interface Punched {
@@ -25,6 +27,16 @@ export interface Punched {
   /** Other remote addresses that answered (standbys for failover). */
   standbys: Addr[]
   rttMs: number | null
+  /** Direct, or through a broker's relay (then `relayReason` says why). */
+  kind: PathKind
+  relayReason: string | null
+  /** Both sides endpoint-dependent: a direct path is unlikely (upgrade attempts are rare). */
+  bothHard: boolean
+}
+
+/** How a punch may use a relay: the requester asks the broker for one (null = direct only). */
+export interface RelayOption {
+  ask: () => Promise<Addr>
 }
 
 interface Attempt {
@@ -39,6 +51,10 @@ interface Attempt {
   standbys: Addr[]
   /** "host:port" -> may a path to it be used (its egress address is not denied)? */
   verdicts: Map<string, boolean>
+  plan: RelayPlan
+  relay: Addr | null
+  relayTimer: NodeJS.Timeout | null
+  cancelBind: (() => void) | null
   resolve: (p: Punched) => void
   reject: (e: Error) => void
   progress: (stage: PunchStage, detail: string) => void
@@ -57,11 +73,15 @@ export class Connector {
       endpoint: Endpoint; keyPair: KeyPair; punch: PunchConfig; logger: Logger; counters: Counters
       /** May a path to `remote` be used? False when the kernel would reach it through a denied interface. */
       allowPath?: (remote: Addr) => Promise<boolean>
+      /** Binds our side of relay allocations; absent = no relaying. */
+      relay?: RelayClient
+      /** Our own NAT classification (with the peer's, it plans the relay). */
+      nat?: () => NatMapping
     },
   ) {}
 
-  /** Punch toward the peer of `intro`; initiator = we asked for the introduction. */
-  async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void): Promise<Punched> {
+  /** Punch toward the peer of `intro`; initiator = we asked for the introduction; `relay` = may ask for a relay. */
+  async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null = null): Promise<Punched> {
     const nonceHex = keyToHex(intro.punchNonce)
     if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')
     const offered = intro.candidates.map((c) => ({ host: normalizeHost(c.host), port: c.port }))
@@ -82,6 +102,7 @@ export class Connector {
       const a: Attempt = {
         intro, nonceHex, initiator, state: startPunch(candidates, now, this.deps.punch), controlRaw, timer: null,
         handshaking: false, settled: false, standbys: [], verdicts, resolve, reject, progress,
+        plan: planRelay(this.deps.nat?.() ?? 'unknown', intro.peerNat), relay: null, relayTimer: null, cancelBind: null,
       }
       this.attempts.set(nonceHex, a)
       // Whatever happens (a responder whose initiator gave up never sees a handshake), an attempt
@@ -98,8 +119,42 @@ export class Connector {
         reject(e)
       }
       progress('probing', `probing ${candidates.length} candidate(s): ${candidates.map((c) => formatHostPort(c.host, c.port)).join(', ')}`)
+      if (relay && this.deps.relay) {
+        a.relayTimer = setTimeout(() => this.askRelay(a, relay), a.plan.afterMs)
+        a.relayTimer.unref()
+      }
       this.step(a, { type: 'tick' })
     })
+  }
+
+  /** A relay allocated for the introduction `punchNonce` (asked for by either side): punch through it too. */
+  onRelayAllocated(punchNonce: Uint8Array, relay: Addr, askAgain: (() => void) | null = null): void {
+    const a = this.attempts.get(keyToHex(punchNonce))
+    if (!a || a.settled || !this.deps.relay) {
+      this.deps.counters.inc('relay_allocations_unused')
+      return
+    }
+    if (a.relay && sameAddr(a.relay, relay)) return
+    a.relay = relay
+    // The relay is the broker's address: reachable as the broker is, whatever the interface rules.
+    a.verdicts.set(formatHostPort(relay.host, relay.port), true)
+    a.progress('probing', `relay ${formatHostPort(relay.host, relay.port)} allocated (${a.plan.reason}); probing through it too`)
+    a.cancelBind = this.deps.relay.bind(punchNonce, relay, askAgain)
+    this.step(a, { type: 'add-candidate', addr: relay, kind: 'relay' })
+  }
+
+  private askRelay(a: Attempt, relay: RelayOption): void {
+    a.relayTimer = null
+    if (a.settled || a.state.phase === 'succeeded') return
+    a.progress('probing', a.plan.bothHard ? 'both sides endpoint-dependent: asking the broker for a relay' : `${a.plan.reason}: asking the broker for a relay`)
+    const ask = (): void => {
+      if (a.settled) return
+      relay.ask().then((addr) => this.onRelayAllocated(a.intro.punchNonce, addr, ask), (err: Error) => {
+        this.deps.counters.inc('relay_requests_refused')
+        if (!a.relay) a.progress('probing', `no relay: ${err.message}`)
+      })
+    }
+    ask()
   }
 
   /** Feed a probe or probe answer (already decoded; `raw` for the signature). */
@@ -201,6 +256,7 @@ export class Connector {
   }
 
   private async handshake(a: Attempt, remote: Addr, rttMs: number | null): Promise<void> {
+    const kind: PathKind = a.state.relays.some((r) => sameAddr(r, remote)) ? 'relay' : 'direct'
     a.progress('handshake', `Noise handshake with ${formatHostPort(remote.host, remote.port)}`)
     try {
       const handshake = await runHandshake({
@@ -211,7 +267,8 @@ export class Connector {
       if (a.settled) return
       a.settled = true
       this.linger(a)
-      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, localHost, standbys: a.standbys, rttMs })
+      this.endRelayWait(a)
+      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, localHost, standbys: a.standbys, rttMs, kind, relayReason: kind === 'relay' ? a.plan.reason : null, bothHard: a.plan.bothHard })
     } catch (err) {
       this.fail(a, new AppError('PUNCH_TIMEOUT', `path found but the handshake failed: ${(err as Error).message}`))
     }
@@ -221,10 +278,18 @@ export class Connector {
     if (a.settled) return
     a.settled = true
     if (a.timer) clearTimeout(a.timer)
+    this.endRelayWait(a)
+    a.cancelBind?.()
     a.controlRaw.destroy()
     this.linger(a)
     a.progress('failed', err.message)
     a.reject(err)
+  }
+
+  // No relay is asked for once the attempt is over (a running bind finishes on its own).
+  private endRelayWait(a: Attempt): void {
+    if (a.relayTimer) clearTimeout(a.relayTimer)
+    a.relayTimer = null
   }
 
   private linger(a: Attempt): void {

@@ -3,13 +3,15 @@
 import { EventEmitter } from 'node:events'
 import { keyToHex, type KeyPair } from '../protocol/identity.js'
 import { DEFAULT_PUNCH, type Addr } from '../protocol/punch.js'
-import type { NatMapping } from '../protocol/wire.js'
-import { formatHostPort, parseHostPort } from '../common/lifecycle.js'
+import type { NatMapping, RelayAllocated } from '../protocol/wire.js'
+import { formatHostPort, normalizeHost, parseHostPort } from '../common/lifecycle.js'
+import { AppError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, PeerPipe, StatusInfo } from './api/types.js'
 import { DatagramChannel } from './datagram-channel.js'
 import { BrokerClient } from './broker-client.js'
 import { Connector } from './connector.js'
+import { RelayClient } from './relay-client.js'
 import { Counters } from './counters.js'
 import { Endpoint } from './endpoint.js'
 import { Exposes } from './exposes.js'
@@ -45,6 +47,7 @@ export class Daemon implements DaemonApi {
   private brokers: BrokerClient[]
   private readonly emit: (e: DaemonEvent) => void
   private readonly connector: Connector
+  private readonly relayClient: RelayClient
   private readonly peerManager: PeerManager
   private readonly forwardSet: Forwards
   private readonly exposeSet: Exposes
@@ -66,15 +69,22 @@ export class Daemon implements DaemonApi {
     this.emit = emit
     this.localIfaces = new LocalInterfaces({ filter: new InterfaceFilter(opts.interfacesAllow, opts.interfacesDeny), logger: log.child({ component: 'interfaces' }) })
     this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
+    this.relayClient = new RelayClient({ endpoint: this.endpoint, keyPair: deps.keyPair, logger: log.child({ component: 'relay' }), counters: this.counters })
     this.connector = new Connector({
       endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,
-      allowPath: (remote) => this.allowPath(remote),
+      allowPath: (remote) => this.allowPath(remote), relay: this.relayClient, nat: () => this.natMapping(),
     })
     this.exposeSet = new Exposes({ rules: deps.state.exposes, save, peers: () => this.peerManager, selfName: opts.name, emit, logger: log.child({ component: 'exposes' }), counters: this.counters })
     this.peerManager = new PeerManager({
       endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, version: opts.version, brokers: () => this.brokers,
       connector: this.connector, pins: deps.state.peers, savePins: save, onOpen: (s, r) => this.exposeSet.onOpen(s, r), onCheck: (s, r) => this.exposeSet.onCheck(s, r), emit,
       logger: log.child({ component: 'peers' }), counters: this.counters,
+      askRelay: async (broker, intro) => {
+        const m = await broker.relay(intro.peerKey, intro.punchNonce)
+        const addr = this.relayAddress(m, broker)
+        if (!addr) throw new AppError('BROKER_ERROR', `broker ${broker.info().address} offered a relay at ${m.relay.host}, which is none of our brokers' addresses`)
+        return addr
+      },
     })
     this.forwardSet = new Forwards({ specs: deps.state.forwards, save, peers: () => this.peerManager, emit, logger: log.child({ component: 'forwards' }), counters: this.counters })
     this.brokers = opts.brokers.map((address) => this.makeBroker(address))
@@ -84,8 +94,12 @@ export class Daemon implements DaemonApi {
         case 'probeAck':
           this.connector.handleProbe(msg, raw, from)
           return
+        case 'relayBound':
+          this.relayClient.handleBound(msg, from)
+          return
         case 'registered':
         case 'introduce':
+        case 'relayAllocated':
         case 'error': {
           const b = this.brokers.find((x) => x.owns(from))
           if (b) b.handle(msg)
@@ -139,6 +153,12 @@ export class Daemon implements DaemonApi {
     })
     b.on('refused', (r: { code: string; message: string }) => this.emit({ type: 'error', code: 'BROKER_ERROR', message: `broker ${label} refused our registration: ${r.code} ${r.message}` }))
     b.on('introduce', (intro) => this.peerManager.onIntroduce(intro))
+    // The other side asked for a relay for an introduction of ours: punch through it too.
+    b.on('relayAllocated', (m: RelayAllocated) => {
+      const addr = this.relayAddress(m, b)
+      if (addr) this.connector.onRelayAllocated(m.punchNonce, addr)
+      else this.counters.inc('relay_offers_refused')
+    })
     return b
   }
 
@@ -166,6 +186,7 @@ export class Daemon implements DaemonApi {
     if (this.ifaceTimer) clearInterval(this.ifaceTimer)
     for (const b of this.brokers) b.stop()
     this.connector.stop()
+    this.relayClient.stop()
     await this.forwardSet.closeAll()
     this.peerManager.closeAll()
     // A forward or expose added just before the signal must still be there after a restart.
@@ -302,6 +323,16 @@ export class Daemon implements DaemonApi {
     const src = await routeSource(remote.host, remote.port)
     const local = src === null ? undefined : this.localIfaces.addresses().find((a) => a.address === src)
     return local === undefined || local.usable
+  }
+
+  // Where a RELAY_ALLOCATED points: an unspecified host means the broker it came from. A relay
+  // elsewhere is refused: a broker must not aim our probes at arbitrary hosts.
+  private relayAddress(m: RelayAllocated, from: BrokerClient): Addr | null {
+    const own = from.address()
+    const host = normalizeHost(m.relay.host)
+    if (own === null || m.relay.port === 0) return null
+    if (host === '0.0.0.0' || host === '0:0:0:0:0:0:0:0' || host === '::') return { host: own.host, port: m.relay.port }
+    return this.brokers.some((b) => b.address()?.host === host) ? { host, port: m.relay.port } : null
   }
 
   private natMapping(): NatMapping {

@@ -2,6 +2,8 @@
 // the live sessions. A key that differs from the pinned one is a hard error, never a silent switch.
 import { keyFromHex, keyToHex, type KeyPair } from '../protocol/identity.js'
 import type { Introduce } from '../protocol/wire.js'
+import type { Addr } from '../protocol/punch.js'
+import { upgradeDelayMs } from '../protocol/relay-plan.js'
 import { AppError } from '../common/errors.js'
 import { formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
@@ -25,6 +27,8 @@ interface PeerEntry {
   connecting: Promise<PeerSession> | null
   /** A re-punch after a stalled path is running. */
   healing: boolean
+  /** The relayed session whose upgrade loop runs. */
+  upgrading: PeerSession | null
 }
 
 const HEAL_ATTEMPTS = 20
@@ -32,6 +36,8 @@ const HEAL_SETTLE_MS = 200
 const HEAL_RETRY_MS = 1_000
 const RACE_WINDOW_MS = 5_000
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
+// Waits that must not keep a stopping daemon alive.
+const unrefDelay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 /** Dependencies of the peer manager. */
 export interface PeerManagerDeps {
@@ -45,6 +51,8 @@ export interface PeerManagerDeps {
   savePins: () => void
   onOpen: OpenHandler
   onCheck: CheckHandler
+  /** Ask `broker` for a relay for `intro`'s introduction; resolves with the relay address. Absent = never relay. */
+  askRelay?: (broker: BrokerClient, intro: Introduce) => Promise<Addr>
   emit: (e: DaemonEvent) => void
   logger: Logger
   counters: Counters
@@ -123,7 +131,7 @@ export class PeerManager {
   }
 
   /** Connect (or join the running attempt) and return the session. */
-  async connect(spec: string, opts: { fresh?: boolean } = {}): Promise<PeerSession> {
+  async connect(spec: string, opts: { fresh?: boolean; direct?: boolean } = {}): Promise<PeerSession> {
     const fromHex = keyFromHex(spec)
     if (!fromHex && !NAME_RE.test(spec)) throw new AppError('BAD_REQUEST', `"${spec}" is neither a peer name nor a 64-hex-character key`, 'list peers with: p2pctl peers')
     const pin = this.deps.pins.find((p) => p.name === spec || p.key === spec.toLowerCase())
@@ -163,7 +171,9 @@ export class PeerManager {
       if (!key && e.connecting) return e.connecting
       this.setState(e, 'connecting', 'connect requested')
       progress(introKey, 'introduced', `introduced to ${intro.peerName || introKey.slice(0, 12)} with ${intro.candidates.length} candidate(s)`)
-      const punched = await this.deps.connector.start(intro, true, (stage, detail) => progress(introKey, stage, detail))
+      const askRelay = this.deps.askRelay
+      const relay = askRelay && !opts.direct ? { ask: () => askRelay(broker, intro) } : null
+      const punched = await this.deps.connector.start(intro, true, (stage, detail) => progress(introKey, stage, detail), relay)
       return this.adopt(punched)
     })()
     const tracked = attempt.catch((err: unknown) => {
@@ -227,8 +237,9 @@ export class PeerManager {
       key,
       state: e?.state ?? 'idle',
       path: s ? {
-        kind: 'direct', proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port),
+        proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port),
         rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 1000) / 1000, standbys: s.standbys.map((x) => formatHostPort(x.host, x.port)),
+        kind: s.kind, ...(s.relayReason !== null ? { reason: s.relayReason } : {}),
       } : null,
       lastError: e?.lastError ?? null,
     }
@@ -247,6 +258,7 @@ export class PeerManager {
       endpoint: this.deps.endpoint, controlRaw: p.controlRaw,
       keys: { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator },
       publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, localHost: p.localHost, standbys: p.standbys, rttMs: p.rttMs,
+      kind: p.kind, relayReason: p.relayReason,
       leftover: p.handshake.leftover, selfName: this.deps.name, version: this.deps.version, onOpen: this.deps.onOpen, onCheck: this.deps.onCheck,
       logger: this.deps.logger, counters: this.deps.counters,
     })
@@ -280,6 +292,9 @@ export class PeerManager {
       this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: null, reason: `session closed: ${reason}` })
     })
     this.deps.counters.inc('sessions_established')
+    if (session.kind === 'relay') this.deps.counters.inc('sessions_relayed')
+    // One side (the Noise initiator) keeps trying for a direct path; both sides move when it lands.
+    if (session.kind === 'relay' && session.initiator) void this.upgrade(key, session, p.bothHard)
     this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: this.info(key).path, reason: old ? 'moved to a new path after a re-punch' : 'new session' })
     this.setState(e, 'connected', `path ${formatHostPort(p.remote.host, p.remote.port)}`)
     this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'connected', detail: `connected to ${this.label(key)} via ${formatHostPort(p.remote.host, p.remote.port)}` })
@@ -312,10 +327,36 @@ export class PeerManager {
     }
   }
 
+  // A relayed session tries for a direct path now and then (rarely when both NATs are hard); a
+  // direct session replaces it through the usual adopt(), which moves its streams in place.
+  private async upgrade(key: string, relayed: PeerSession, bothHard: boolean): Promise<void> {
+    const e = this.entry(key)
+    if (e.upgrading?.alive) return
+    e.upgrading = relayed
+    try {
+      for (let attempt = 0; attempt < 1000 && relayed.alive && e.session === relayed; attempt++) {
+        await unrefDelay(upgradeDelayMs(attempt, bothHard))
+        if (!relayed.alive || e.session !== relayed || relayed.isStalled) continue
+        try {
+          const s = await this.connect(key, { fresh: true, direct: true })
+          if (s.kind === 'direct') {
+            this.deps.counters.inc('paths_upgraded')
+            this.deps.logger.info({ peer: this.label(key) }, 'relayed session moved to a direct path')
+            return
+          }
+        } catch {
+          this.deps.counters.inc('path_upgrades_failed')
+        }
+      }
+    } finally {
+      if (e.upgrading === relayed) e.upgrading = null
+    }
+  }
+
   private entry(key: string): PeerEntry {
     let e = this.entries.get(key)
     if (!e) {
-      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, healing: false }
+      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, healing: false, upgrading: null }
       this.entries.set(key, e)
     }
     return e

@@ -7,7 +7,7 @@ import { decodeControl, encodeControl, type Check, type ControlMessage, type Ope
 import { ProtocolError } from '../protocol/errors.js'
 import { deriveStreamKeys, type SessionKeys } from '../protocol/stream-keys.js'
 import { keyToHex } from '../protocol/identity.js'
-import { sameAddr, type Addr } from '../protocol/punch.js'
+import { sameAddr, type Addr, type PathKind } from '../protocol/punch.js'
 import { AppError } from '../common/errors.js'
 import { normalizeHost } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
@@ -47,6 +47,10 @@ export class PeerSession extends EventEmitter {
   remoteName = ''
   /** Other remote addresses that answered the punch. */
   standbys: Addr[] = []
+  /** Direct, or through a broker's relay (`remote` is then the relay). */
+  readonly kind: PathKind
+  /** Why the path is relayed, when it is. */
+  readonly relayReason: string | null
   private localHost: string | null = null
   private readonly control: NoiseSecretStream
   private readonly streams = new Set<NoiseSecretStream>()
@@ -74,6 +78,8 @@ export class PeerSession extends EventEmitter {
       /** Other answered remote addresses (failover). */
       standbys: Addr[]
       rttMs: number | null
+      kind?: PathKind
+      relayReason?: string | null
       leftover: Buffer | null
       selfName: string
       version: string
@@ -89,6 +95,8 @@ export class PeerSession extends EventEmitter {
     this.initiator = opts.keys.initiator
     this.remote = opts.remote
     this.rttMs = opts.rttMs
+    this.kind = opts.kind ?? 'direct'
+    this.relayReason = opts.relayReason ?? null
     const k = deriveStreamKeys(opts.keys, 0, true)
     this.control = new NoiseSecretStream(this.initiator, opts.controlRaw, {
       handshake: { ...k, publicKey: opts.publicKey, remotePublicKey: opts.remoteKey },

@@ -23,6 +23,7 @@ export const PathInfo = Type.Object({
   remote: Type.String({ description: 'remote endpoint, ip:port' }),
   rttMs: Nullable(Type.Number({ description: 'smoothed round-trip time in ms' })),
   standbys: Type.Optional(Type.Array(Type.String(), { description: 'other remote addresses that answered, kept for failover' })),
+  reason: Type.Optional(Type.String({ description: 'why the path is relayed (kind relay), e.g. "both sides endpoint-dependent"' })),
 })
 
 /** A known peer. */

@@ -13,6 +13,8 @@ export interface PathInfo {
   rttMs: number | null
   /** Other remote addresses that answered the punch, kept for failover. */
   standbys?: string[]
+  /** Why the path is relayed (kind relay): "both sides endpoint-dependent", "no direct path answered within 3 s". */
+  reason?: string
 }
 
 /** A known peer: pinned by name, or seen through a broker. */

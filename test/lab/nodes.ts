@@ -94,8 +94,8 @@ export class LabNodes {
  * The usual scene: a broker, alice on `a` and bob on `b`, bob's traffic server (test/lab/bin/
  * traffic.mjs) on 9000 exposed to alice, and alice forwarding 9100 to it.
  */
-export async function forwardedPair(lab: Lab, nodes: LabNodes, a: Host, b: Host): Promise<{ alice: LabDaemon; bob: LabDaemon }> {
-  await nodes.broker()
+export async function forwardedPair(lab: Lab, nodes: LabNodes, a: Host, b: Host, opts: { broker?: string[] } = {}): Promise<{ alice: LabDaemon; bob: LabDaemon }> {
+  await nodes.broker(7000, opts.broker ?? [])
   const alice = await nodes.daemon('alice', a)
   const bob = await nodes.daemon('bob', b)
   await startServer(lab, b, 9000)

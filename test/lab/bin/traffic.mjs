@@ -3,12 +3,23 @@
 //   traffic.mjs upload PORT BYTES      send BYTES, half-close, expect "<bytes> <sha256>" back
 //   traffic.mjs download PORT BYTES    ask for BYTES; the server sends their sha256 first
 // Clients print one JSON line: { ok, bytes, ms, ... }. Every byte is checked by sha256.
+// TRAFFIC_MARKER=TEXT (either side): every 256-byte block of the data it sends starts with TEXT,
+// so any packet of plaintext carries it several times (a path that must not see plaintext is
+// checked for it).
 import net from 'node:net'
 import crypto from 'node:crypto'
 
 const [mode, portArg, sizeArg] = process.argv.slice(2)
 const port = Number(portArg)
 const CHUNK = 1 << 20
+const MARKER = process.env.TRAFFIC_MARKER ? Buffer.from(process.env.TRAFFIC_MARKER) : null
+
+// Random bytes, marked when asked (see above).
+function data(n) {
+  const b = crypto.randomBytes(n)
+  if (MARKER) for (let at = 0; at + MARKER.length <= n; at += 256) MARKER.copy(b, at)
+  return b
+}
 
 if (mode === 'server') {
   const srv = net.createServer({ allowHalfOpen: true }, (s) => {
@@ -72,7 +83,7 @@ if (mode === 'server') {
     let left = size
     const pump = () => {
       while (left > 0) {
-        const b = crypto.randomBytes(Math.min(CHUNK, left))
+        const b = data(Math.min(CHUNK, left))
         left -= b.length
         h.update(b)
         if (!s.write(b)) return s.once('drain', pump)
@@ -103,7 +114,7 @@ function send(s, total) {
   const h = crypto.createHash('sha256')
   const parts = []
   for (let left = total; left > 0; left -= CHUNK) {
-    const b = crypto.randomBytes(Math.min(CHUNK, left))
+    const b = data(Math.min(CHUNK, left))
     h.update(b)
     parts.push(b)
   }
