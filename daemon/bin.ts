@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs'
 import { Command, Option } from 'commander'
 import { createLogger, setLogLevel, type Logger } from '../common/logger.js'
-import { onShutdown } from '../common/lifecycle.js'
+import { formatHostPort, onShutdown } from '../common/lifecycle.js'
 import { ConfigError, KEYS, changedKeys, formatConfig, loadConfig, type DaemonConfig, type RawConfig } from './config.js'
 import { StateStore } from './state-store.js'
 import { Daemon } from './daemon.js'
@@ -81,7 +81,7 @@ Example:
     }
     const id = daemon.id()
     const udp = daemon.endpoint.address()
-    process.stdout.write(`p2pd ready name=${id.name} key=${id.key} udp=${udp.host}:${udp.port} api=${cfg.apiSocket}\n`)
+    process.stdout.write(`p2pd ready name=${id.name} key=${id.key} udp=${formatHostPort(udp.host, udp.port)} api=${cfg.apiSocket}\n`)
     log.info({ name: id.name, key: id.key, udp, api: cfg.apiSocket, brokers: cfg.brokers }, 'p2pd ready')
     onShutdown(log, async () => {
       await app.close()
