@@ -1,9 +1,14 @@
 // Drives punch attempts: one per introduction. Runs the pure punch machine on real timers and
 // the socket, then makes the control stream and runs the Noise handshake over the winning path.
-import type { UDXStream } from 'udx-native'
+// Past an endpoint-dependent NAT it adds a many-port run (daemon/many-port.ts); a remote is then
+// probed from the socket it was last heard on, and that socket becomes the session's.
+import { randomInt } from 'node:crypto'
+import type { UDXSocket, UDXStream } from 'udx-native'
 import { encodeSigned, verifySigned, type Introduce, type NatMapping, type Probe, type ProbeAck } from '../protocol/wire.js'
 import { bytesEqual, keyToHex, type KeyPair } from '../protocol/identity.js'
-import { punchStep, sameAddr, startPunch, type Addr, type PathKind, type PunchAction, type PunchConfig, type PunchEvent, type PunchState } from '../protocol/punch.js'
+import { punchStep, rankOf, sameAddr, startPunch, type Addr, type PathKind, type PunchAction, type PunchConfig, type PunchEvent, type PunchState } from '../protocol/punch.js'
+import { DEFAULT_MANY_PORT, ManyPortLimiter, manyPortRole, type ManyPortConfig } from '../protocol/birthday.js'
+import { RateLimiter } from '../protocol/rate-limit.js'
 import { planRelay, type RelayPlan } from '../protocol/relay-plan.js'
 import { familyOf, normalizeHost, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
@@ -14,6 +19,7 @@ import { runHandshake, type HandshakeResult } from './handshake.js'
 import type { PunchStage } from './api/types.js'
 import { routeSource } from './route-source.js'
 import type { RelayClient } from './relay-client.js'
+import { ManyPortRun } from './many-port.js'
 
 /** A punched, authenticated path, ready to become a session. */
 export interface Punched {
@@ -22,6 +28,8 @@ export interface Punched {
   handshake: HandshakeResult
   initiator: boolean
   remote: Addr
+  /** The socket the path runs on: the endpoint's, or a many-port socket the session now owns. */
+  socket: UDXSocket
   /** Our interface address toward `remote` (the endpoint itself binds 0.0.0.0). */
   localHost: string | null
   /** Other remote addresses that answered (standbys for failover). */
@@ -55,6 +63,11 @@ interface Attempt {
   relay: Addr | null
   relayTimer: NodeJS.Timeout | null
   cancelBind: (() => void) | null
+  /** Where each remote was last heard (verified): probes and answers to it leave from there. */
+  via: Map<string, UDXSocket>
+  /** The socket the control stream was connected on. */
+  socket: UDXSocket | null
+  manyPort: ManyPortRun | null
   resolve: (p: Punched) => void
   reject: (e: Error) => void
   progress: (stage: PunchStage, detail: string) => void
@@ -63,10 +76,25 @@ interface Attempt {
 const HANDSHAKE_TIMEOUT_MS = 5_000
 // After an attempt ends, keep answering its probes a while: the peer may still need our answers.
 const LINGER_MS = 10_000
+// Every probe costs an Ed25519 verify: budgets per attempt (a plain punch answers at most 24
+// candidates every 100 ms; a many-port run adds a burst of hundreds) and for the whole daemon.
+const VERIFY_PER_ATTEMPT = { ratePerS: 400, burst: 800 }
+const VERIFY_GLOBAL = { ratePerS: 3_000, burst: 3_000 }
+// At most this many many-port runs at once (a hard-side run holds hundreds of sockets).
+const MAX_MANY_PORT_RUNS = 2
+// Many-port probes number from here, apart from the punch machine's (their answers are not its).
+const MANY_PORT_SEQ = 0x80000000
+
+const addrKey = (a: Addr): string => `${a.host}|${a.port}`
 
 /** Runs punch attempts and answers probes. */
 export class Connector {
   private readonly attempts = new Map<string, Attempt>()
+  private readonly verifyPerAttempt = new RateLimiter({ ...VERIFY_PER_ATTEMPT, maxKeys: 1024 })
+  private readonly verifyGlobal = new RateLimiter({ ...VERIFY_GLOBAL, maxKeys: 1 })
+  private readonly manyPortLimiter = new ManyPortLimiter()
+  private manyPortRuns = 0
+  private manyPortSeq = 0
 
   constructor(
     private readonly deps: {
@@ -75,8 +103,9 @@ export class Connector {
       allowPath?: (remote: Addr) => Promise<boolean>
       /** Binds our side of relay allocations; absent = no relaying. */
       relay?: RelayClient
-      /** Our own NAT classification (with the peer's, it plans the relay). */
+      /** Our own NAT classification (with the peer's, it plans the relay and many-port probing). */
       nat?: () => NatMapping
+      manyPort?: ManyPortConfig
     },
   ) {}
 
@@ -101,10 +130,11 @@ export class Connector {
       controlRaw.on('error', () => {})
       const a: Attempt = {
         intro, nonceHex, initiator, state: startPunch(candidates, now, this.deps.punch), controlRaw, timer: null,
-        handshaking: false, settled: false, standbys: [], verdicts, resolve, reject, progress,
+        handshaking: false, settled: false, standbys: [], verdicts, via: new Map(), socket: null, manyPort: null, resolve, reject, progress,
         plan: planRelay(this.deps.nat?.() ?? 'unknown', intro.peerNat), relay: null, relayTimer: null, cancelBind: null,
       }
       this.attempts.set(nonceHex, a)
+      this.startManyPort(a, oks[0] ? offered[0] : undefined, now)
       // Whatever happens (a responder whose initiator gave up never sees a handshake), an attempt
       // ends: punching time plus handshake time.
       const hard = setTimeout(() => this.fail(a, new AppError('PUNCH_TIMEOUT', 'no authenticated path came up in time', 'both daemons must be registered with the same broker; p2pctl status shows it')), this.deps.punch.timeoutMs + HANDSHAKE_TIMEOUT_MS)
@@ -157,11 +187,16 @@ export class Connector {
     ask()
   }
 
-  /** Feed a probe or probe answer (already decoded; `raw` for the signature). */
-  handleProbe(msg: Probe | ProbeAck, raw: Uint8Array, from: Addr): void {
+  /** Feed a probe or probe answer (already decoded; `raw` for the signature) that arrived on `socket`. */
+  handleProbe(msg: Probe | ProbeAck, raw: Uint8Array, from: Addr, socket: UDXSocket = this.deps.endpoint.socket): void {
     const a = this.attempts.get(keyToHex(msg.punchNonce))
     if (!a) {
       this.deps.counters.inc('probes_dropped_unknown_nonce')
+      return
+    }
+    const now = Date.now()
+    if (!this.verifyPerAttempt.take(a.nonceHex, now) || !this.verifyGlobal.take('', now)) {
+      this.deps.counters.inc('probes_dropped_rate_limited')
       return
     }
     if (!bytesEqual(msg.key, a.intro.peerKey) || !verifySigned(raw, a.intro.peerKey)) {
@@ -169,6 +204,7 @@ export class Connector {
       return
     }
     this.deps.counters.inc(msg.type === 'probe' ? 'probes_received' : 'probe_acks_received')
+    a.via.set(addrKey(from), socket)
     const event: PunchEvent = { type: msg.type === 'probe' ? 'probe' : 'ack', from, streamId: msg.streamId, seq: msg.seq }
     // A probe from an address we did not probe (or an answer over another route) may have come in
     // through an excluded interface: check its route once per address before it can become a path.
@@ -194,6 +230,7 @@ export class Connector {
     for (const a of this.attempts.values()) {
       if (a.timer) clearTimeout(a.timer)
       if (!a.settled) this.fail(a, new AppError('PUNCH_TIMEOUT', 'daemon is stopping'))
+      this.endManyPort(a, null, false)
     }
     this.attempts.clear()
   }
@@ -209,12 +246,7 @@ export class Connector {
       case 'send-probe':
       case 'send-ack': {
         const type = act.type === 'send-probe' ? 'probe' : 'probeAck'
-        const datagram = encodeSigned(
-          { type, punchNonce: a.intro.punchNonce, key: this.deps.keyPair.publicKey, streamId: a.controlRaw.id, seq: act.seq, addr: { ...act.to, family: familyOf(act.to.host) }, sig: new Uint8Array(64) },
-          this.deps.keyPair.secretKey,
-        )
-        this.deps.endpoint.send(datagram, act.to)
-        this.deps.counters.inc(type === 'probe' ? 'probes_sent' : 'probe_acks_sent')
+        this.sendProbe(a, type, act.to, act.seq, this.viaFor(a, act.to))
         return
       }
       case 'wake-at': {
@@ -227,9 +259,12 @@ export class Connector {
         a.timer = null
         a.standbys = act.standbys.map((x) => x.addr)
         a.progress('path', `path up to ${formatHostPort(act.remote.host, act.remote.port)} (rtt ${act.rttMs} ms${a.standbys.length ? `, ${a.standbys.length} standby` : ''})`)
+        // The first confirmed pair ends the many-port run; its sockets close once the session has its own.
+        a.manyPort?.stop('pair confirmed')
         if (a.initiator && !a.handshaking) {
           a.handshaking = true
-          a.controlRaw.connect(this.deps.endpoint.socket, act.remoteStreamId, act.remote.port, act.remote.host)
+          a.socket = this.viaFor(a, act.remote)
+          a.controlRaw.connect(a.socket, act.remoteStreamId, act.remote.port, act.remote.host)
           void this.handshake(a, act.remote, act.rttMs)
         }
         return
@@ -246,9 +281,10 @@ export class Connector {
     }
   }
 
-  private onFirstPacket(a: Attempt, socket: Endpoint['socket'], port: number, host: string): boolean {
+  private onFirstPacket(a: Attempt, socket: UDXSocket, port: number, host: string): boolean {
     if (a.settled || a.handshaking || a.state.remoteStreamId === null) return true
     a.handshaking = true
+    a.socket = socket
     const remote = { host: normalizeHost(host), port }
     a.controlRaw.connect(socket, a.state.remoteStreamId, port, host)
     void this.handshake(a, remote, null)
@@ -266,9 +302,11 @@ export class Connector {
       const localHost = await routeSource(remote.host, remote.port)
       if (a.settled) return
       a.settled = true
+      const socket = a.socket ?? this.deps.endpoint.socket
+      this.endManyPort(a, socket, true)
       this.linger(a)
       this.endRelayWait(a)
-      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, localHost, standbys: a.standbys, rttMs, kind, relayReason: kind === 'relay' ? a.plan.reason : null, bothHard: a.plan.bothHard })
+      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, socket, localHost, standbys: a.standbys, rttMs, kind, relayReason: kind === 'relay' ? a.plan.reason : null, bothHard: a.plan.bothHard })
     } catch (err) {
       this.fail(a, new AppError('PUNCH_TIMEOUT', `path found but the handshake failed: ${(err as Error).message}`))
     }
@@ -281,9 +319,63 @@ export class Connector {
     this.endRelayWait(a)
     a.cancelBind?.()
     a.controlRaw.destroy()
+    this.endManyPort(a, null, false)
     this.linger(a)
     a.progress('failed', err.message)
     a.reject(err)
+  }
+
+  // Plan a many-port run when exactly one side's NAT is endpoint-dependent, the other's public
+  // mapping is known, and this peer has not had one too recently.
+  private startManyPort(a: Attempt, target: Addr | undefined, now: number): void {
+    const role = manyPortRole(this.deps.nat?.() ?? 'unknown', a.intro.peerNat)
+    if (role === 'none' || target === undefined || rankOf(target) !== 2) return
+    const peer = keyToHex(a.intro.peerKey)
+    if (this.manyPortRuns >= MAX_MANY_PORT_RUNS || !this.manyPortLimiter.tryStart(peer, now)) {
+      this.deps.counters.inc('many_port_runs_skipped')
+      a.progress('probing', 'many-port probing skipped: ran toward this peer too recently (or too many runs at once)')
+      return
+    }
+    this.manyPortRuns++
+    let ended = false
+    a.progress('probing', role === 'hard'
+      ? `our NAT is endpoint-dependent: opening up to ${(this.deps.manyPort ?? DEFAULT_MANY_PORT).sockets} sockets toward ${formatHostPort(target.host, target.port)}`
+      : `the peer's NAT is endpoint-dependent: probing ports of ${target.host}`)
+    a.manyPort = new ManyPortRun({
+      endpoint: this.deps.endpoint, role, target, seed: randomInt(0, 2 ** 32 - 1), config: this.deps.manyPort ?? DEFAULT_MANY_PORT,
+      probe: (to, socket) => {
+        this.manyPortSeq = (this.manyPortSeq + 1) % MANY_PORT_SEQ
+        this.sendProbe(a, 'probe', to, MANY_PORT_SEQ + this.manyPortSeq, socket)
+      },
+      onDone: (sum) => {
+        if (ended) return
+        ended = true
+        this.manyPortRuns--
+        this.deps.logger.info({ peer: peer.slice(0, 16), ...sum }, 'many-port run ended')
+      },
+      logger: this.deps.logger, counters: this.deps.counters,
+    })
+  }
+
+  // The attempt settled: close the run's sockets but `keep`; a run that did not pay off backs off.
+  private endManyPort(a: Attempt, keep: UDXSocket | null, ok: boolean): void {
+    if (!a.manyPort) return
+    a.manyPort.release(keep)
+    a.manyPort = null
+    this.manyPortLimiter.finished(keyToHex(a.intro.peerKey), ok, Date.now())
+  }
+
+  private viaFor(a: Attempt, to: Addr): UDXSocket {
+    return a.via.get(addrKey(to)) ?? this.deps.endpoint.socket
+  }
+
+  private sendProbe(a: Attempt, type: 'probe' | 'probeAck', to: Addr, seq: number, via: UDXSocket): void {
+    const datagram = encodeSigned(
+      { type, punchNonce: a.intro.punchNonce, key: this.deps.keyPair.publicKey, streamId: a.controlRaw.id, seq, addr: { ...to, family: familyOf(to.host) }, sig: new Uint8Array(64) },
+      this.deps.keyPair.secretKey,
+    )
+    this.deps.endpoint.send(datagram, to, via)
+    this.deps.counters.inc(type === 'probe' ? 'probes_sent' : 'probe_acks_sent')
   }
 
   // No relay is asked for once the attempt is over (a running bind finishes on its own).

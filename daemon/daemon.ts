@@ -88,11 +88,11 @@ export class Daemon implements DaemonApi {
     })
     this.forwardSet = new Forwards({ specs: deps.state.forwards, save, peers: () => this.peerManager, emit, logger: log.child({ component: 'forwards' }), counters: this.counters })
     this.brokers = opts.brokers.map((address) => this.makeBroker(address))
-    this.endpoint.onDatagram((msg, raw, from) => {
+    this.endpoint.onDatagram((msg, raw, from, socket) => {
       switch (msg.type) {
         case 'probe':
         case 'probeAck':
-          this.connector.handleProbe(msg, raw, from)
+          this.connector.handleProbe(msg, raw, from, socket)
           return
         case 'relayBound':
           this.relayClient.handleBound(msg, from)
@@ -101,7 +101,8 @@ export class Daemon implements DaemonApi {
         case 'introduce':
         case 'relayAllocated':
         case 'error': {
-          const b = this.brokers.find((x) => x.owns(from))
+          // Brokers are only ever spoken to from the main socket.
+          const b = socket === this.endpoint.socket ? this.brokers.find((x) => x.owns(from)) : undefined
           if (b) b.handle(msg)
           else this.counters.inc('udp_dropped_not_from_broker')
           return

@@ -1,5 +1,7 @@
 // One UDX socket: broker traffic, punch probes and every UDX stream share it, so the broker sees
 // exactly the NAT mapping peers will use. Our datagrams start with 0x50; UDX's own with 0xff.
+// Extra sockets on the same UDX instance (many-port punching) can carry sessions too; what
+// arrives on them goes through the same decode path.
 import UDX, { type UDXSocket, type UDXStream } from 'udx-native'
 import { decodeMessage, type WireMessage } from '../protocol/wire.js'
 import { ProtocolError } from '../protocol/errors.js'
@@ -10,8 +12,8 @@ import type { Addr } from '../protocol/punch.js'
 
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 
-/** Handler for a decoded datagram; `raw` is kept for signature checks. */
-export type DatagramHandler = (msg: WireMessage, raw: Uint8Array, from: Addr) => void
+/** Handler for a decoded datagram; `raw` is kept for signature checks; `socket` is where it arrived. */
+export type DatagramHandler = (msg: WireMessage, raw: Uint8Array, from: Addr, socket: UDXSocket) => void
 
 /** The daemon's UDP endpoint. */
 export class Endpoint {
@@ -19,12 +21,13 @@ export class Endpoint {
   readonly socket: UDXSocket
   private handler: DatagramHandler = () => {}
   private nextStreamId = 1
+  private readonly extras = new Set<UDXSocket>()
 
   constructor(private readonly deps: { logger: Logger; counters: Counters; udx?: UDX }) {
     this.udx = deps.udx ?? new UDX()
     this.socket = this.udx.createSocket()
     this.socket.on('error', (err) => deps.logger.warn({ err }, 'udp socket error'))
-    this.socket.on('message', (buf, rinfo) => this.onMessage(buf, rinfo))
+    this.socket.on('message', (buf, rinfo) => this.onMessage(buf, rinfo, this.socket))
   }
 
   /** Bind on every address (port 0 = any): dual-stack "::" where the host has IPv6, else 0.0.0.0. */
@@ -32,14 +35,48 @@ export class Endpoint {
     // Without a host, udx-native tries "::" (IPv4 arrives as plain IPv4) and falls back to 0.0.0.0.
     if (host === undefined) this.socket.bind(port)
     else this.socket.bind(port, host)
+    this.sizeBuffers(this.socket)
+  }
+
+  /** Give a socket that carries sessions large kernel buffers. */
+  sizeBuffers(socket: UDXSocket): void {
     // Bursts (many flows, a busy event loop) must wait in the kernel, not be dropped there.
     // The kernel caps these at net.core.[rw]mem_max; asking for more is harmless.
     try {
-      this.socket.setRecvBufferSize(SOCKET_BUFFER_BYTES)
-      this.socket.setSendBufferSize(SOCKET_BUFFER_BYTES)
+      socket.setRecvBufferSize(SOCKET_BUFFER_BYTES)
+      socket.setSendBufferSize(SOCKET_BUFFER_BYTES)
     } catch (err) {
       this.deps.logger.debug({ err }, 'could not size socket buffers')
     }
+  }
+
+  /** Open another socket on the same UDX instance (so streams can run on it), on any port, bound like the main one. Throws if it cannot bind. */
+  openSocket(): UDXSocket {
+    const s = this.udx.createSocket()
+    s.on('error', (err) => this.deps.logger.debug({ err }, 'extra udp socket error'))
+    s.on('message', (buf, rinfo) => this.onMessage(buf, rinfo, s))
+    try {
+      const host = this.socket.address()?.host
+      if (host === undefined) s.bind(0)
+      else s.bind(0, host)
+    } catch (err) {
+      void s.close().catch(() => {})
+      throw err
+    }
+    this.extras.add(s)
+    this.deps.counters.inc('udp_extra_sockets_opened')
+    return s
+  }
+
+  /** Close an extra socket once no stream uses it any more (UDX defers it); the main socket stays. */
+  release(socket: UDXSocket): void {
+    if (socket === this.socket || !this.extras.delete(socket)) return
+    void socket.close().catch(() => {})
+  }
+
+  /** Extra sockets open now. */
+  get extraSockets(): number {
+    return this.extras.size
   }
 
   /** The bound local address. */
@@ -58,11 +95,11 @@ export class Endpoint {
     this.handler = handler
   }
 
-  /** Send one datagram; failures are counted, never thrown. */
-  send(buf: Uint8Array, to: Addr): void {
+  /** Send one datagram (from `via`, default the main socket); failures are counted, never thrown. */
+  send(buf: Uint8Array, to: Addr, via: UDXSocket = this.socket): void {
     this.deps.counters.inc('udp_datagrams_sent')
     try {
-      this.socket.trySend(buf, to.port, to.host)
+      via.trySend(buf, to.port, to.host)
     } catch (err) {
       this.deps.counters.inc('udp_send_errors')
       this.deps.logger.debug({ err, to }, 'send failed')
@@ -78,10 +115,11 @@ export class Endpoint {
 
   /** Close the socket (streams must be gone first for UDX to close it). */
   async close(): Promise<void> {
+    for (const s of [...this.extras]) this.release(s)
     await this.socket.close()
   }
 
-  private onMessage(buf: Buffer, rinfo: { host: string; port: number }): void {
+  private onMessage(buf: Buffer, rinfo: { host: string; port: number }, socket: UDXSocket): void {
     this.deps.counters.inc('udp_datagrams_received')
     let msg: WireMessage
     try {
@@ -92,7 +130,7 @@ export class Endpoint {
       return
     }
     try {
-      this.handler(msg, buf, { host: normalizeHost(rinfo.host), port: rinfo.port })
+      this.handler(msg, buf, { host: normalizeHost(rinfo.host), port: rinfo.port }, socket)
     } catch (err) {
       // The network never crashes the daemon: a handler bug costs one datagram, and is logged.
       this.deps.counters.inc('udp_handler_errors')

@@ -255,7 +255,7 @@ export class PeerManager {
       this.deps.savePins()
     }
     const session = new PeerSession({
-      endpoint: this.deps.endpoint, controlRaw: p.controlRaw,
+      endpoint: this.deps.endpoint, socket: p.socket, controlRaw: p.controlRaw,
       keys: { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator },
       publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, localHost: p.localHost, standbys: p.standbys, rttMs: p.rttMs,
       kind: p.kind, relayReason: p.relayReason,

@@ -2,7 +2,7 @@
 // streams opened over it (each its own UDX stream, keys derived from the session's).
 import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
-import type { UDXStream } from 'udx-native'
+import type { UDXSocket, UDXStream } from 'udx-native'
 import { decodeControl, encodeControl, type Check, type ControlMessage, type Open, type OpenFailCode } from '../protocol/control.js'
 import { ProtocolError } from '../protocol/errors.js'
 import { deriveStreamKeys, type SessionKeys } from '../protocol/stream-keys.js'
@@ -51,6 +51,8 @@ export class PeerSession extends EventEmitter {
   readonly kind: PathKind
   /** Why the path is relayed, when it is. */
   readonly relayReason: string | null
+  /** The UDX socket this session's streams run on (the endpoint's, or one of its extra sockets). */
+  readonly socket: UDXSocket
   private localHost: string | null = null
   private readonly control: NoiseSecretStream
   private readonly streams = new Set<NoiseSecretStream>()
@@ -68,6 +70,8 @@ export class PeerSession extends EventEmitter {
   constructor(
     private readonly opts: {
       endpoint: Endpoint
+      /** The socket the punch found the path on; released when the session ends. */
+      socket: UDXSocket
       controlRaw: UDXStream
       keys: SessionKeys
       publicKey: Uint8Array
@@ -97,6 +101,7 @@ export class PeerSession extends EventEmitter {
     this.rttMs = opts.rttMs
     this.kind = opts.kind ?? 'direct'
     this.relayReason = opts.relayReason ?? null
+    this.socket = opts.socket
     const k = deriveStreamKeys(opts.keys, 0, true)
     this.control = new NoiseSecretStream(this.initiator, opts.controlRaw, {
       handshake: { ...k, publicKey: opts.publicKey, remotePublicKey: opts.remoteKey },
@@ -116,7 +121,7 @@ export class PeerSession extends EventEmitter {
 
   /** The local endpoint address, for display. */
   get local(): Addr {
-    const bound = this.opts.endpoint.address()
+    const bound = this.socket.address() ?? this.opts.endpoint.address()
     return { host: this.localHost ?? bound.host, port: bound.port }
   }
 
@@ -220,6 +225,8 @@ export class PeerSession extends EventEmitter {
     this.pendingPings.clear()
     for (const s of this.streams) s.destroy()
     if (destroyControl) this.control.destroy()
+    // An extra socket closes once its last stream is gone (a retired control stream lingers).
+    this.opts.endpoint.release(this.socket)
     this.emit('close', reason)
   }
 
@@ -232,13 +239,13 @@ export class PeerSession extends EventEmitter {
     this.remote = remote
     this.localHost = null
     this.learnLocalHost()
-    for (const s of [this.control, ...this.streams]) moveRaw(s, this.opts.endpoint, remote)
+    for (const s of [this.control, ...this.streams]) moveRaw(s, this.socket, remote)
   }
 
   /** Hand the data streams to `next` (a new session with the same peer) and move them to its path. */
   handOver(next: PeerSession): void {
     for (const s of this.streams) {
-      moveRaw(s, this.opts.endpoint, next.remote)
+      moveRaw(s, next.socket, next.remote)
       next.adoptStream(s)
     }
     this.streams.clear()
@@ -310,7 +317,7 @@ export class PeerSession extends EventEmitter {
         if (!p) return
         this.pendingOpens.delete(msg.connId)
         clearTimeout(p.timer)
-        p.raw.connect(this.opts.endpoint.socket, msg.streamId, this.remote.port, this.remote.host)
+        p.raw.connect(this.socket, msg.streamId, this.remote.port, this.remote.host)
         p.resolve(this.secure(p.raw, msg.connId, true))
         return
       }
@@ -383,10 +390,10 @@ export class PeerSession extends EventEmitter {
   }
 }
 
-// Point a secret-stream's UDX stream at a new remote address, keeping its stream ids.
-function moveRaw(s: NoiseSecretStream, endpoint: Endpoint, remote: Addr): void {
+// Point a secret-stream's UDX stream at a new remote address (and socket), keeping its stream ids.
+function moveRaw(s: NoiseSecretStream, socket: UDXSocket, remote: Addr): void {
   const raw = s.rawStream as unknown as UDXStream
   if (!raw || raw.destroyed || !raw.connected) return
-  if (raw.remoteHost !== null && sameAddr({ host: normalizeHost(raw.remoteHost), port: raw.remotePort }, remote)) return
-  raw.changeRemote(endpoint.socket, raw.remoteId, remote.port, remote.host).catch(() => {})
+  if (raw.socket === socket && raw.remoteHost !== null && sameAddr({ host: normalizeHost(raw.remoteHost), port: raw.remotePort }, remote)) return
+  raw.changeRemote(socket, raw.remoteId, remote.port, remote.host).catch(() => {})
 }
