@@ -45,6 +45,8 @@ export interface Punched {
 /** How a punch may use a relay: the requester asks the broker for one (null = direct only). */
 export interface RelayOption {
   ask: () => Promise<Addr>
+  /** Ask at once, not after the usual wait: a re-punch after the path died, where every second stalls live streams. */
+  now?: boolean
 }
 
 interface Attempt {
@@ -131,7 +133,7 @@ export class Connector {
       const a: Attempt = {
         intro, nonceHex, initiator, state: startPunch(candidates, now, this.deps.punch), controlRaw, timer: null,
         handshaking: false, settled: false, standbys: [], verdicts, via: new Map(), socket: null, manyPort: null, resolve, reject, progress,
-        plan: planRelay(this.deps.nat?.() ?? 'unknown', intro.peerNat), relay: null, relayTimer: null, cancelBind: null,
+        plan: relayPlanFor(this.deps.nat?.() ?? 'unknown', intro.peerNat, relay), relay: null, relayTimer: null, cancelBind: null,
       }
       this.attempts.set(nonceHex, a)
       this.startManyPort(a, oks[0] ? offered[0] : undefined, now)
@@ -390,4 +392,10 @@ export class Connector {
     }, LINGER_MS)
     t.unref()
   }
+}
+
+// A re-punch after the path died asks for a relay at once (a direct answer still wins the select window).
+function relayPlanFor(own: NatMapping, peer: NatMapping, relay: RelayOption | null): RelayPlan {
+  const plan = planRelay(own, peer)
+  return relay?.now && !plan.bothHard ? { ...plan, afterMs: 0, reason: 'the direct path stopped answering' } : plan
 }

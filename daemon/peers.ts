@@ -33,6 +33,10 @@ interface PeerEntry {
 
 const HEAL_ATTEMPTS = 20
 const HEAL_SETTLE_MS = 200
+// Both sides see a path die at once. The session's Noise initiator re-punches first; the other
+// side waits this long, so that usually one new session (one relay) replaces the old one: two at
+// once make streams move twice, and udx cannot start a move while one is still in flight.
+const HEAL_DEFER_MS = 1_500
 const HEAL_RETRY_MS = 1_000
 const RACE_WINDOW_MS = 5_000
 const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
@@ -131,7 +135,7 @@ export class PeerManager {
   }
 
   /** Connect (or join the running attempt) and return the session. */
-  async connect(spec: string, opts: { fresh?: boolean; direct?: boolean } = {}): Promise<PeerSession> {
+  async connect(spec: string, opts: { fresh?: boolean; direct?: boolean; healing?: boolean } = {}): Promise<PeerSession> {
     const fromHex = keyFromHex(spec)
     if (!fromHex && !NAME_RE.test(spec)) throw new AppError('BAD_REQUEST', `"${spec}" is neither a peer name nor a 64-hex-character key`, 'list peers with: p2pctl peers')
     const pin = this.deps.pins.find((p) => p.name === spec || p.key === spec.toLowerCase())
@@ -172,7 +176,7 @@ export class PeerManager {
       this.setState(e, 'connecting', 'connect requested')
       progress(introKey, 'introduced', `introduced to ${intro.peerName || introKey.slice(0, 12)} with ${intro.candidates.length} candidate(s)`)
       const askRelay = this.deps.askRelay
-      const relay = askRelay && !opts.direct ? { ask: () => askRelay(broker, intro) } : null
+      const relay = askRelay && !opts.direct ? { ask: () => askRelay(broker, intro), now: opts.healing === true } : null
       const punched = await this.deps.connector.start(intro, true, (stage, detail) => progress(introKey, stage, detail), relay)
       return this.adopt(punched)
     })()
@@ -311,10 +315,10 @@ export class PeerManager {
     try {
       for (let attempt = 0; attempt < HEAL_ATTEMPTS && stalled.alive && e.session === stalled; attempt++) {
         for (const b of this.deps.brokers()) b.refreshNow()
-        await delay(attempt === 0 ? HEAL_SETTLE_MS : HEAL_RETRY_MS)
+        await delay(attempt > 0 ? HEAL_RETRY_MS : stalled.initiator ? HEAL_SETTLE_MS : HEAL_DEFER_MS)
         if (!stalled.alive || e.session !== stalled || !stalled.isStalled) return
         try {
-          await this.connect(key, { fresh: true })
+          await this.connect(key, { fresh: true, healing: true })
           this.deps.counters.inc('paths_healed')
           return
         } catch (err) {

@@ -1,6 +1,9 @@
 // The broker's relay in the NAT lab: two symmetric NATs (no direct path is possible), UDP between
 // the two NATs blocked, and a relayed transfer that moves to a direct path mid-way. Every transfer
 // is sha256-checked; the broker's own namespace counts packets carrying a plaintext marker.
+import { rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { INTERNET, type Host, type Lab, type Router } from './lab.js'
 import { forwardedPair, labPerTest, type LabDaemon, type LabNodes } from './nodes.js'
@@ -127,4 +130,34 @@ describe.skipIf(reason !== null)('relay through the broker', () => {
     expect(relayedAtMove).toBeLessThan(size)
     console.log(`relay then direct: ${(relayedAtMove / MiB).toFixed(1)} MiB relayed before the move, longest stall ${done.maxGapMs?.toFixed(0)} ms, transfer ${done.ms.toFixed(0)} ms`)
   }, 240_000)
+
+  // udx keeps retransmitting a datagram to the address it was first sent to, so bytes in flight
+  // when a path dies for good are lost with it (the stream times out); a stream idle at that
+  // moment moves to the relay and carries on. This case: idle at the break.
+  it('a direct path that dies falls back to the relay; a connection idle at that moment carries on over it, sha256-equal', async () => {
+    const { lab, nodes } = await freshLab()
+    const ra = await lab.router('cone')
+    const rb = await lab.router('cone')
+    const { alice, bob } = await forwardedPair(lab, nodes, await lab.host('a', ra), await lab.host('b', rb), { broker: ['--http', `${INTERNET.primary}:7080`] })
+    expect(await pathTo(nodes, alice, 'bob')).toMatchObject({ kind: 'direct' })
+    const gate = join(tmpdir(), `p2pl-gate-${process.pid}-${Date.now()}`)
+    try {
+      const size = 16 * MiB
+      const running = transfer(lab, alice.host, 'upload', 9100, size, 120_000, { gate })
+      const bytesOut = async (): Promise<number> => (JSON.parse((await nodes.ctl(alice, ['forwards', '--json'])).stdout) as { bytesOut: number }[])[0]?.bytesOut ?? 0
+      await waitFor(async () => (await bytesOut()) >= size / 2, { timeoutMs: 30_000, intervalMs: 50, what: 'the first half sent on the direct path' })
+      await blockBetween(lab, ra, rb)
+      const relayed = await waitFor(async () => {
+        const p = await pathTo(nodes, alice, 'bob')
+        return p?.kind === 'relay' ? p : null
+      }, { timeoutMs: 30_000, intervalMs: 200, what: 'the path fell back to the relay' })
+      expect(relayed.reason).toMatch(/^(the direct path stopped answering|no direct path answered within 3 s)$/)
+      await writeFile(gate, '')
+      const done = await running
+      expect(done, `${JSON.stringify(done)}\nalice: ${alice.err().slice(-3000)}\nbob: ${bob.err().slice(-3000)}`).toMatchObject({ ok: true, bytes: size })
+      expect((await relayStats(lab)).bytes).toBeGreaterThan(size / 2)
+    } finally {
+      await rm(gate, { force: true })
+    }
+  }, 120_000)
 })

@@ -18,10 +18,11 @@ export async function startServer(lab: Lab, host: Host, port: number, bind = '12
 /** Result of one transfer. */
 export interface Transfer { ok: boolean; bytes: number; ms: number; reply?: string; error?: string; maxGapMs?: number }
 
-/** Upload or download `size` bytes through 127.0.0.1:port on `host` (a forward's local end); `marker` marks what the client sends (bin/traffic.mjs). */
-export async function transfer(lab: Lab, host: Host, mode: 'upload' | 'download', port: number, size: number, timeoutMs = 120_000, opts: { marker?: string } = {}): Promise<Transfer> {
+/** Upload or download `size` bytes through 127.0.0.1:port on `host` (a forward's local end); `marker` marks what the client sends, `gate` pauses an upload half-way until that file exists (bin/traffic.mjs). */
+export async function transfer(lab: Lab, host: Host, mode: 'upload' | 'download', port: number, size: number, timeoutMs = 120_000, opts: { marker?: string; gate?: string } = {}): Promise<Transfer> {
   // A failed client still printed its JSON line (with the error) on stdout.
-  const env = opts.marker ? ['env', `TRAFFIC_MARKER=${opts.marker}`] : []
+  const vars = [...(opts.marker ? [`TRAFFIC_MARKER=${opts.marker}`] : []), ...(opts.gate ? [`TRAFFIC_GATE=${opts.gate}`] : [])]
+  const env = vars.length ? ['env', ...vars] : []
   const out = await lab.exec(host.ns, [...env, process.execPath, TOOL, mode, String(port), String(size)], timeoutMs).catch((e: Error & { stdout?: string }) => e.stdout || e.message)
   const line = out.trim().split('\n').pop() ?? ''
   try {

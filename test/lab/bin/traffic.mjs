@@ -6,8 +6,11 @@
 // TRAFFIC_MARKER=TEXT (either side): every 256-byte block of the data it sends starts with TEXT,
 // so any packet of plaintext carries it several times (a path that must not see plaintext is
 // checked for it).
+// TRAFFIC_GATE=FILE (upload): send the first half, then wait (up to 120 s) until FILE exists
+// before sending the rest: the same connection, idle while the test changes the path.
 import net from 'node:net'
 import crypto from 'node:crypto'
+import fs from 'node:fs'
 
 const [mode, portArg, sizeArg] = process.argv.slice(2)
 const port = Number(portArg)
@@ -81,9 +84,15 @@ if (mode === 'server') {
     const h = crypto.createHash('sha256')
     s.write('U')
     let left = size
+    let gate = process.env.TRAFFIC_GATE ?? null
+    const gateDeadline = Date.now() + 120_000
     const pump = () => {
       while (left > 0) {
-        const b = data(Math.min(CHUNK, left))
+        if (gate && left <= size / 2) {
+          if (!fs.existsSync(gate) && Date.now() < gateDeadline) return setTimeout(pump, 50)
+          gate = null
+        }
+        const b = data(Math.min(CHUNK, left, gate ? left - size / 2 : CHUNK))
         left -= b.length
         h.update(b)
         if (!s.write(b)) return s.once('drain', pump)
