@@ -33,6 +33,7 @@ allocation: --relay-rate, --relay-lifetime; in number: --relay-max, --relay-max-
 
 On start it prints one line per listener on stdout, e.g.
   listening udp 0.0.0.0:7000
+  listening tcp 0.0.0.0:7000 (reflection: tells a peer its public TCP mapping)
   listening http 127.0.0.1:7001
 `
 
@@ -40,7 +41,7 @@ function parseArgs(argv: string[]): CliOptions {
   const program = new Command('p2p-broker')
     .description('Rendezvous server for p2pd: peers register signed by their key, the broker reflects '
       + 'their public address and introduces two peers to each other so that they can punch a hole.')
-    .option('--listen <host:port>', 'UDP address to serve, repeatable (default 0.0.0.0:7000)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
+    .option('--listen <host:port>', 'UDP address to serve, repeatable (default 0.0.0.0:7000); TCP reflection listens on the same host:port', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .option('--http <host:port>', 'serve GET /health and /stats (JSON) here')
     .option('--state-dir <dir>', 'keep bound names in DIR/names.json across restarts')
     .option('--lease <seconds>', 'how long a registration lives without a refresh (default 90)')
@@ -119,6 +120,7 @@ async function main(): Promise<void> {
   })
 
   const lines = udp.map((a) => `listening udp ${formatHostPort(a.host, a.port)}`)
+  lines.push(...broker.tcpAddresses().map((a) => `listening tcp ${formatHostPort(a.host, a.port)}`))
   if (http !== null) lines.push(`listening http ${formatHostPort(http.address.host, http.address.port)}`)
   process.stdout.write(lines.join('\n') + '\n')
   await notifyReady({ status: lines.join(', ') }).catch((err: unknown) => log.error({ err }, 'could not notify systemd'))

@@ -12,6 +12,7 @@ import type { RelayPolicy } from './relay-policy.js'
 import type { RelayLimits } from './relay-table.js'
 import { keyToHex } from '../protocol/identity.js'
 import { BrokerErrorCode, encodeMessage, type WireMessage } from '../protocol/wire.js'
+import { TcpReflector } from './tcp-reflect.js'
 
 /** A host and port to bind or that was bound. */
 export interface HostPort {
@@ -44,6 +45,8 @@ export interface BrokerOptions {
   sweepIntervalMs?: number
   /** Relay between introduced peers with these quotas and address rules; null or absent = off. */
   relay?: { limits: RelayLimits; policy: RelayPolicy } | null
+  /** Also answer TCP reflection on each listen address (default true). */
+  tcpReflect?: boolean
 }
 
 /** JSON shape of GET /health. */
@@ -64,6 +67,7 @@ export class Broker {
   private readonly limiter: RateLimiter
   private readonly sweepIntervalMs: number
   private sockets: dgram.Socket[] = []
+  private readonly tcp: TcpReflector | null
   private sweepTimer: NodeJS.Timeout | undefined
   private startedAt = 0
   private closed = false
@@ -76,6 +80,7 @@ export class Broker {
     this.relay = opts.relay ? new Relay({ ...opts.relay, clock: deps.clock, logger: deps.logger.child({ component: 'relay' }), ...(deps.createSocket ? { createSocket: deps.createSocket } : {}) }) : null
     this.limiter = new RateLimiter(opts.rateLimit ?? { ratePerS: 50, burst: 100 })
     this.sweepIntervalMs = opts.sweepIntervalMs ?? Math.min(5000, Math.max(250, (leaseS * 1000) / 4))
+    this.tcp = opts.tcpReflect === false ? null : new TcpReflector({ limiter: this.limiter, now: () => deps.clock.now(), logger: deps.logger, onDrop: (r) => this.counters.drop(`TCP_${r}`) })
   }
 
   /** Load names, bind every listener and start the sweep; resolves with the bound addresses. */
@@ -99,6 +104,9 @@ export class Broker {
     this.sweepTimer = setInterval(() => this.sweep(), this.sweepIntervalMs)
     this.sweepTimer.unref()
     const bound = this.addresses()
+    // TCP reflection on the same numbers; without it peers still punch UDP, so a taken port is
+    // a warning, not a failure.
+    await this.tcp?.start(bound).catch((err: unknown) => this.log.warn({ err }, 'no TCP reflection: cannot listen on TCP'))
     this.log.info({ listen: bound, leaseS: this.registry.leaseS, names: this.registry.nameCount }, 'broker ready')
     return bound
   }
@@ -111,12 +119,18 @@ export class Broker {
     })
   }
 
+  /** The bound TCP reflection addresses (empty when off). */
+  tcpAddresses(): HostPort[] {
+    return this.tcp?.addresses() ?? []
+  }
+
   /** Stop the timer, close the sockets and finish pending name writes. */
   async close(): Promise<void> {
     if (this.closed) return
     this.closed = true
     clearInterval(this.sweepTimer)
     this.relay?.close()
+    await this.tcp?.close()
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => {
       try {
         s.close(() => resolve())

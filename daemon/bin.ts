@@ -28,6 +28,7 @@ const program = new Command('p2pd')
   .option('--keepalive <seconds>', KEYS.keepaliveS.doc)
   .option('--interface-allow <rule>', KEYS.interfacesAllow.doc + ' (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
   .option('--interface-deny <rule>', KEYS.interfacesDeny.doc + ' (repeatable)', (v: string, prev: string[] = []) => [...prev, v])
+  .option('--no-tcp', 'UDP paths only: no TCP listener, no TCP hole punching')
   .option('--check-config', 'validate flags, environment and config file, print the resolved settings and exit (0 = valid, 2 = invalid); binds nothing')
   .addHelpText('after', `
 Every flag is also an environment variable (P2PD_STATE_DIR, P2PD_BROKER=a:7000,b:7000, ...) and a
@@ -63,7 +64,7 @@ Example:
       await store.init()
       const keyPair = await store.identity()
       const state = await store.load()
-      daemon = new Daemon({ name: cfg.name, brokers: cfg.brokers, port: cfg.port, keepaliveMs: cfg.keepaliveS * 1000, version, interfacesAllow: cfg.interfacesAllow, interfacesDeny: cfg.interfacesDeny }, { keyPair, state, store, logger: log })
+      daemon = new Daemon({ name: cfg.name, brokers: cfg.brokers, port: cfg.port, keepaliveMs: cfg.keepaliveS * 1000, version, interfacesAllow: cfg.interfacesAllow, interfacesDeny: cfg.interfacesDeny, tcp: cfg.tcp }, { keyPair, state, store, logger: log })
       await daemon.start()
       app = await buildApp({ api: daemon, logger: log.child({ component: 'api' }), version, socketPath: cfg.apiSocket })
       await listenUnix(app, cfg.apiSocket)
@@ -93,7 +94,7 @@ Example:
     await notifyReady({ status: `name=${id.name} api=${cfg.apiSocket}` }).catch((err: unknown) => log.error({ err }, 'could not notify systemd'))
   })
 
-type Flags = { config?: string; stateDir?: string; name?: string; broker?: string[]; port?: string; apiSocket?: string; apiListen?: string; logLevel?: string; keepalive?: string; interfaceAllow?: string[]; interfaceDeny?: string[]; checkConfig?: boolean }
+type Flags = { config?: string; stateDir?: string; name?: string; broker?: string[]; port?: string; apiSocket?: string; apiListen?: string; logLevel?: string; keepalive?: string; tcp?: boolean; interfaceAllow?: string[]; interfaceDeny?: string[]; checkConfig?: boolean }
 
 function flagLayer(flags: Flags): RawConfig {
   const out: RawConfig = {}
@@ -107,6 +108,8 @@ function flagLayer(flags: Flags): RawConfig {
   if (flags.keepalive !== undefined) out.keepaliveS = flags.keepalive
   if (flags.interfaceAllow !== undefined) out.interfacesAllow = flags.interfaceAllow
   if (flags.interfaceDeny !== undefined) out.interfacesDeny = flags.interfaceDeny
+  // Commander sets tcp = true by default for a --no-tcp flag: only its use is a setting.
+  if (flags.tcp === false) out.tcp = false
   return out
 }
 

@@ -76,6 +76,11 @@ export class BrokerClient extends EventEmitter {
     }
   }
 
+  /** The broker's resolved address (null until its name resolved). TCP reflection uses the same host:port. */
+  resolvedAddress(): Addr | null {
+    return this.resolved
+  }
+
   /** Our public address as this broker sees it. */
   observed(): Addr | null {
     return this.publicAddress

@@ -22,6 +22,8 @@ export interface DaemonConfig {
   interfacesAllow: string[]
   /** Interface names/globs or CIDRs never to use. */
   interfacesDeny: string[]
+  /** Try kernel TCP paths next to the UDP one. */
+  tcp: boolean
 }
 
 /** One layer of raw settings (strings from env/flags, typed values from TOML). */
@@ -47,6 +49,7 @@ export const KEYS: Record<keyof DaemonConfig, { toml: string; env: string; flag:
   keepaliveS: { toml: 'keepalive_s', env: 'P2PD_KEEPALIVE_S', flag: '--keepalive', doc: 'broker refresh and keepalive interval, seconds (default 25)' },
   interfacesAllow: { toml: 'interfaces_allow', env: 'P2PD_INTERFACES_ALLOW', flag: '--interface-allow', doc: 'use only these interfaces: names ("eth0", "wl*") or CIDRs ("192.168.1.0/24"); default all (env: comma-separated)' },
   interfacesDeny: { toml: 'interfaces_deny', env: 'P2PD_INTERFACES_DENY', flag: '--interface-deny', doc: 'never use these interfaces: names ("docker*", "veth*") or CIDRs ("172.17.0.0/16") (env: comma-separated)' },
+  tcp: { toml: 'tcp', env: 'P2PD_TCP', flag: '--no-tcp', doc: 'try kernel TCP paths (listener on the UDP port number, simultaneous open) next to UDP (default true)' },
 }
 
 const LIST_KEYS: ReadonlySet<keyof DaemonConfig> = new Set(['brokers', 'interfacesAllow', 'interfacesDeny'])
@@ -111,6 +114,7 @@ export function resolveConfig(layers: RawConfig[], env: NodeJS.ProcessEnv, sourc
     keepaliveS: int(m.keepaliveS, k('keepaliveS'), 25, 1, 3600),
     interfacesAllow: rules(m.interfacesAllow, k('interfacesAllow')),
     interfacesDeny: rules(m.interfacesDeny, k('interfacesDeny')),
+    tcp: bool(m.tcp, k('tcp'), true),
   }
 }
 
@@ -159,6 +163,15 @@ function int(v: unknown, key: string, dflt: number, min: number, max: number): n
   const n = typeof v === 'number' ? v : typeof v === 'string' && /^\d+$/.test(v.trim()) ? Number(v) : NaN
   if (!Number.isInteger(n) || n < min || n > max) throw new ConfigError(key, `"${String(v)}" is not a whole number from ${min} to ${max}`)
   return n
+}
+
+function bool(v: unknown, key: string, dflt: boolean): boolean {
+  if (v === undefined) return dflt
+  if (typeof v === 'boolean') return v
+  const s = typeof v === 'string' ? v.trim().toLowerCase() : ''
+  if (['1', 'true', 'yes', 'on'].includes(s)) return true
+  if (['0', 'false', 'no', 'off'].includes(s)) return false
+  throw new ConfigError(key, `"${String(v)}" is not true or false`)
 }
 
 function list(v: unknown, key: string, what = 'HOST:PORT strings'): string[] {

@@ -22,6 +22,8 @@ import { routeSource } from './route-source.js'
 import { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
 import type { State, StateStore } from './state-store.js'
+import { TcpEndpoint } from './tcp/endpoint.js'
+import { TcpPaths } from './tcp/path.js'
 
 const INTERFACE_POLL_MS = 2_000
 
@@ -36,6 +38,8 @@ export interface DaemonOptions {
   /** interfaces_allow / interfaces_deny rules (validated by the config). */
   interfacesAllow?: string[]
   interfacesDeny?: string[]
+  /** Try kernel TCP paths next to the UDP one (default true). */
+  tcp?: boolean
 }
 
 /** The running daemon. */
@@ -48,6 +52,7 @@ export class Daemon implements DaemonApi {
   private readonly emit: (e: DaemonEvent) => void
   private readonly connector: Connector
   private readonly relayClient: RelayClient
+  private readonly tcpEndpoint: TcpEndpoint | null
   private readonly peerManager: PeerManager
   private readonly forwardSet: Forwards
   private readonly exposeSet: Exposes
@@ -74,10 +79,15 @@ export class Daemon implements DaemonApi {
       endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,
       allowPath: (remote) => this.allowPath(remote), relay: this.relayClient, nat: () => this.natMapping(),
     })
+    this.tcpEndpoint = opts.tcp === false ? null : new TcpEndpoint({ logger: log.child({ component: 'tcp' }), counters: this.counters })
+    const tcp = this.tcpEndpoint && new TcpPaths({
+      endpoint: this.tcpEndpoint, keyPair: deps.keyPair, brokers: () => this.brokers.map((b) => b.resolvedAddress()).filter((a): a is Addr => a !== null),
+      logger: log.child({ component: 'tcp' }), counters: this.counters,
+    })
     this.exposeSet = new Exposes({ rules: deps.state.exposes, save, peers: () => this.peerManager, selfName: opts.name, emit, logger: log.child({ component: 'exposes' }), counters: this.counters })
     this.peerManager = new PeerManager({
       endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, version: opts.version, brokers: () => this.brokers,
-      connector: this.connector, pins: deps.state.peers, savePins: save, onOpen: (s, r) => this.exposeSet.onOpen(s, r), onCheck: (s, r) => this.exposeSet.onCheck(s, r), emit,
+      connector: this.connector, tcp, pins: deps.state.peers, savePins: save, onOpen: (s, r) => this.exposeSet.onOpen(s, r), onCheck: (s, r) => this.exposeSet.onCheck(s, r), emit,
       logger: log.child({ component: 'peers' }), counters: this.counters,
       askRelay: async (broker, intro) => {
         const m = await broker.relay(intro.peerKey, intro.punchNonce)
@@ -116,6 +126,8 @@ export class Daemon implements DaemonApi {
   /** Bind the socket, register with brokers, restore forwards. */
   async start(): Promise<void> {
     this.endpoint.bind(this.opts.port)
+    // TCP listener on the UDP port's number when it is free (separate port spaces).
+    await this.tcpEndpoint?.start(this.endpoint.address().port)
     for (const b of this.brokers) b.start()
     this.watchInterfaces()
     await this.forwardSet.restore()
@@ -192,6 +204,7 @@ export class Daemon implements DaemonApi {
     this.peerManager.closeAll()
     // A forward or expose added just before the signal must still be there after a restart.
     await this.deps.store.flush()
+    await this.tcpEndpoint?.close()
     await Promise.race([this.endpoint.close(), new Promise((r) => setTimeout(r, 1000).unref())])
   }
 
@@ -286,8 +299,8 @@ export class Daemon implements DaemonApi {
 
   async openPipe(peer: string, proto: 'tcp' | 'udp', host: string, port: number): Promise<PeerPipe> {
     const session = await this.peerManager.session(peer)
-    const stream = await session.open(proto, host, port)
-    if (proto === 'tcp') return { proto, stream }
+    if (proto === 'tcp') return { proto, stream: await session.open('tcp', host, port) }
+    const stream = await session.open('udp', host, port)
     const ch = new DatagramChannel(stream)
     return {
       proto,

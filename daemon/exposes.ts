@@ -2,6 +2,7 @@
 import { connect as netConnect, type Socket } from 'node:net'
 import { createSocket, type Socket as UdpSocket } from 'node:dgram'
 import { lookup } from 'node:dns/promises'
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
 import { randomBytes } from 'node:crypto'
 import { findExposeRule, notExposedHint, formatTarget, type ExposeRule } from '../protocol/expose.js'
 import { keyFromHex } from '../protocol/identity.js'
@@ -126,7 +127,8 @@ export class Exposes {
     return {
       ok: true,
       attach: (stream) => {
-        const ch = new DatagramChannel(stream)
+        // UDP opens always ride their own UDX stream: a secret-stream with unreliable send().
+        const ch = new DatagramChannel(stream as NoiseSecretStream)
         let last = Date.now()
         // The opener closes idle flows; this is only a backstop for a peer that vanished.
         const idle = setInterval(() => {

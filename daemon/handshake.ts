@@ -1,9 +1,10 @@
-// The one Noise IK handshake per peer session, run over the session's control UDX stream.
+// The one Noise IK handshake per peer session, run over the session's control UDX stream (and
+// once per kernel TCP path, over the TCP connection).
 // We run it ourselves (noise-handshake, as secret-stream does inside) so the session keys are in
 // hand for deriving per-connection stream keys (protocol/stream-keys.ts).
 import Noise from 'noise-handshake'
 import curve from 'noise-curve-ed'
-import type { UDXStream } from 'udx-native'
+import type { Duplex } from 'node:stream'
 import type { KeyPair } from '../protocol/identity.js'
 import { bytesEqual } from '../protocol/identity.js'
 import type { SessionKeys } from '../protocol/stream-keys.js'
@@ -23,7 +24,7 @@ const MAX_FRAME = 1024
  * initiator's key is `expectedRemote`. `prologue` binds the session to one introduction.
  */
 export function runHandshake(opts: {
-  raw: UDXStream
+  raw: Duplex
   initiator: boolean
   keyPair: KeyPair
   expectedRemote: Uint8Array

@@ -14,6 +14,7 @@ import type { Counters } from './counters.js'
 import { PeerSession, type CheckHandler, type OpenHandler } from './session.js'
 import type { PinnedPeer } from './state-store.js'
 import type { DaemonEvent, PeerInfo, PunchStage } from './api/types.js'
+import type { TcpPaths } from './tcp/path.js'
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
 
@@ -51,6 +52,8 @@ export interface PeerManagerDeps {
   version: string
   brokers: () => BrokerClient[]
   connector: Connector
+  /** Kernel TCP paths; null = UDP only. */
+  tcp: TcpPaths | null
   pins: PinnedPeer[]
   savePins: () => void
   onOpen: OpenHandler
@@ -241,9 +244,9 @@ export class PeerManager {
       key,
       state: e?.state ?? 'idle',
       path: s ? {
-        proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port),
+        ...pathEnds(s),
         rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 1000) / 1000, standbys: s.standbys.map((x) => formatHostPort(x.host, x.port)),
-        kind: s.kind, ...(s.relayReason !== null ? { reason: s.relayReason } : {}),
+        kind: s.onTcp ? 'direct' : s.kind, ...(s.relayReason !== null && !s.onTcp ? { reason: s.relayReason } : {}),
       } : null,
       lastError: e?.lastError ?? null,
     }
@@ -264,7 +267,7 @@ export class PeerManager {
       publicKey: this.deps.keyPair.publicKey, remoteKey: p.intro.peerKey, remote: p.remote, localHost: p.localHost, standbys: p.standbys, rttMs: p.rttMs,
       kind: p.kind, relayReason: p.relayReason,
       leftover: p.handshake.leftover, selfName: this.deps.name, version: this.deps.version, onOpen: this.deps.onOpen, onCheck: this.deps.onCheck,
-      logger: this.deps.logger, counters: this.deps.counters,
+      logger: this.deps.logger, counters: this.deps.counters, tcp: this.deps.tcp,
     })
     const old = e.session
     // Two sessions made at once (both sides re-punched): both daemons keep the one whose Noise
@@ -288,6 +291,9 @@ export class PeerManager {
       this.deps.logger.info({ peer: this.label(key), silentMs }, 'path stopped answering; re-punching')
       this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'lookup', detail: `path silent for ${silentMs} ms: re-punching` })
       void this.heal(key, session)
+    })
+    session.on('path-change', () => {
+      if (e.session === session) this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: this.info(key).path, reason: session.onTcp ? 'kernel TCP path up' : 'back on the UDP path' })
     })
     session.on('close', (reason: string) => {
       if (e.session !== session) return
@@ -370,4 +376,11 @@ export class PeerManager {
     e.state = state
     this.deps.emit({ type: 'peer', peer: this.info(e.key), reason })
   }
+}
+
+// The ends of the path forwarded connections ride: the TCP connection while there is one.
+function pathEnds(s: PeerSession): { proto: 'tcp' | 'udp'; local: string; remote: string } {
+  const t = s.onTcp ? s.mux.info : null
+  if (t?.local && t.remote) return { proto: 'tcp', local: formatHostPort(t.local.host, t.local.port), remote: formatHostPort(t.remote.host, t.remote.port) }
+  return { proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port) }
 }

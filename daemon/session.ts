@@ -2,8 +2,9 @@
 // streams opened over it (each its own UDX stream, keys derived from the session's).
 import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
+import type { Duplex } from 'node:stream'
 import type { UDXSocket, UDXStream } from 'udx-native'
-import { decodeControl, encodeControl, type Check, type ControlMessage, type Open, type OpenFailCode } from '../protocol/control.js'
+import { decodeControl, encodeControl, type Check, type ControlMessage, type Open, type OpenFailCode, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
 import { ProtocolError } from '../protocol/errors.js'
 import { deriveStreamKeys, type SessionKeys } from '../protocol/stream-keys.js'
 import { keyToHex } from '../protocol/identity.js'
@@ -14,10 +15,12 @@ import type { Logger } from '../common/logger.js'
 import type { Endpoint } from './endpoint.js'
 import type { Counters } from './counters.js'
 import { routeSource } from './route-source.js'
+import { Mux, type CarrierInfo } from './tcp/mux.js'
+import type { TcpPaths, TcpSessionHost } from './tcp/path.js'
 
 /** What the acceptor decides about an open request. */
 export type OpenDecision =
-  | { ok: true; attach: (stream: NoiseSecretStream) => void }
+  | { ok: true; attach: (stream: Duplex) => void }
   | { ok: false; code: OpenFailCode; message: string; hint: string }
 
 /** Decides a check from the peer: the expose rules alone. */
@@ -36,8 +39,8 @@ const STALL_MS = 1_500
 // How long a replaced session's control stream lingers (both sides move within a punch).
 const RETIRE_GRACE_MS = 15_000
 
-/** A live session; emits 'close' once. */
-export class PeerSession extends EventEmitter {
+/** A live session; emits 'close' once, 'tcp-lost' when its TCP path dies. */
+export class PeerSession extends EventEmitter implements TcpSessionHost {
   readonly remoteKey: Uint8Array
   readonly remoteKeyHex: string
   readonly initiator: boolean
@@ -66,6 +69,8 @@ export class PeerSession extends EventEmitter {
   private lastHeard = Date.now()
   private stalled = false
   private readonly heartbeat: NodeJS.Timeout
+  /** Forwarded TCP connections over a kernel TCP path (or, after it died, their UDX fallback carrier). */
+  mux: Mux
 
   constructor(
     private readonly opts: {
@@ -91,6 +96,8 @@ export class PeerSession extends EventEmitter {
       onCheck: CheckHandler
       logger: Logger
       counters: Counters
+      /** Kernel TCP paths (null: UDP only). */
+      tcp?: TcpPaths | null
     },
   ) {
     super()
@@ -117,6 +124,69 @@ export class PeerSession extends EventEmitter {
     this.control.on('error', (err: Error) => opts.logger.debug({ err }, 'control stream error'))
     this.control.on('close', () => this.close('control stream closed'))
     this.send({ type: 'hello', name: opts.selfName, version: opts.version })
+    this.mux = this.makeMux()
+    opts.tcp?.manage(this)
+  }
+
+  /** The session's Noise handshake hash (TCP paths bind their own handshake to it). */
+  get sessionHash(): Uint8Array {
+    return this.opts.keys.hash
+  }
+
+  /** Whether forwarded connections ride a kernel TCP path now. */
+  get onTcp(): boolean {
+    return this.mux.usable
+  }
+
+  /** Send a TCP path control message. */
+  sendControl(msg: TcpOffer | TcpAnswer): void {
+    this.send(msg)
+  }
+
+  /** A TCP path came up: the multiplexer (and every stream on it) moves onto it. */
+  attachTcp(carrier: NoiseSecretStream, info: CarrierInfo): void {
+    if (this.closed) {
+      carrier.destroy()
+      return
+    }
+    this.mux.attach(carrier, info)
+    this.emit('path-change')
+  }
+
+  /** Take over the multiplexer of the session this one replaces (its TCP path and streams go on). */
+  adoptMux(mux: Mux): void {
+    if (this.mux.size > 0) return
+    this.mux.close('replaced')
+    this.mux = mux
+    mux.removeAllListeners('dead')
+    mux.on('dead', () => this.onMuxDead())
+    if (!mux.info) this.onMuxDead()
+  }
+
+  private makeMux(): Mux {
+    const mux = new Mux({
+      initiator: this.initiator,
+      onOpen: (req) => this.opts.onOpen(this, { type: 'open', connId: req.id, proto: 'tcp', host: req.host, port: req.port }),
+      logger: this.opts.logger, counters: this.opts.counters,
+    })
+    mux.on('dead', () => this.onMuxDead())
+    return mux
+  }
+
+  // The TCP path died: streams wait in the multiplexer; the side that numbers streams odd opens
+  // one UDX stream as their new carrier (the other answers), and they resume there.
+  private onMuxDead(): void {
+    this.emit('tcp-lost')
+    this.emit('path-change')
+    if (this.closed || !this.mux.initiator) return
+    const mux = this.mux
+    this.request((connId) => ({ type: 'carrier', connId })).then((stream) => {
+      if (this.mux !== mux || mux.info) {
+        stream.destroy()
+        return
+      }
+      mux.attach(stream, { proto: 'udp', local: null, remote: this.remote })
+    }, (err: Error) => this.opts.logger.warn({ err: err.message }, 'could not open a UDP carrier for the moved streams'))
   }
 
   /** The local endpoint address, for display. */
@@ -143,8 +213,16 @@ export class PeerSession extends EventEmitter {
     return !this.closed
   }
 
-  /** Open a connection to `host:port` on the peer's side. One control round trip, no handshake. */
-  open(proto: 'tcp' | 'udp', host: string, port: number): Promise<NoiseSecretStream> {
+  /** Open a connection to `host:port` on the peer's side. One round trip, no handshake: over the TCP path when there is one. */
+  open(proto: 'udp', host: string, port: number): Promise<NoiseSecretStream>
+  open(proto: 'tcp', host: string, port: number): Promise<Duplex>
+  open(proto: 'tcp' | 'udp', host: string, port: number): Promise<Duplex | NoiseSecretStream> {
+    if (proto === 'tcp' && this.mux.usable && !this.closed) return this.mux.open(host, port)
+    return this.request((connId) => ({ type: 'open', connId, proto, host, port }))
+  }
+
+  // A new UDX stream announced to the peer with `msg` (OPEN or CARRIER), secured once it answers.
+  private request(msg: (connId: number) => ControlMessage): Promise<NoiseSecretStream> {
     if (this.closed) return Promise.reject(new AppError('SESSION_LOST', 'the session with the peer is closed', 'retry; p2pd reconnects on demand'))
     // Until the peer answers, drop whatever arrives on the stream (it cannot be from the peer yet).
     const raw = this.opts.endpoint.createStream(() => true)
@@ -157,7 +235,7 @@ export class PeerSession extends EventEmitter {
         reject(new AppError('SESSION_LOST', `the peer did not answer an open request in ${OPEN_TIMEOUT_MS / 1000} s`))
       }, OPEN_TIMEOUT_MS)
       this.pendingOpens.set(raw.id, { raw, resolve, reject, timer })
-      this.send({ type: 'open', connId: raw.id, proto, host, port })
+      this.send(msg(raw.id))
     })
   }
 
@@ -224,6 +302,7 @@ export class PeerSession extends EventEmitter {
     }
     this.pendingPings.clear()
     for (const s of this.streams) s.destroy()
+    this.mux.close(reason)
     if (destroyControl) this.control.destroy()
     // An extra socket closes once its last stream is gone (a retired control stream lingers).
     this.opts.endpoint.release(this.socket)
@@ -249,6 +328,8 @@ export class PeerSession extends EventEmitter {
       next.adoptStream(s)
     }
     this.streams.clear()
+    next.adoptMux(this.mux)
+    this.mux = this.makeMux()
   }
 
   /** Take ownership of a stream opened on an earlier session with the same peer. */
@@ -304,6 +385,17 @@ export class PeerSession extends EventEmitter {
         return
       case 'check':
         void this.onCheck(msg)
+        return
+      case 'tcpOffer':
+        void this.opts.tcp?.onOffer(this, msg)
+        return
+      case 'tcpAnswer':
+        this.opts.tcp?.onAnswer(this, msg)
+        return
+      case 'carrier':
+        this.acceptStream(msg.connId, (stream) => {
+          this.mux.attach(stream, { proto: 'udp', local: null, remote: this.remote })
+        })
         return
       case 'openOk': {
         const c = this.pendingChecks.get(msg.connId)
@@ -364,17 +456,20 @@ export class PeerSession extends EventEmitter {
       this.send({ type: 'openFail', connId: req.connId, code: decision.code, message: decision.message.slice(0, 200), hint: decision.hint.slice(0, 200) })
       return
     }
-    const { attach } = decision
+    this.acceptStream(req.connId, decision.attach)
+  }
+
+  private acceptStream(connId: number, attach: (stream: NoiseSecretStream) => void): void {
     // We connect on the opener's first packet, and only from the session's path: until then we
     // send nothing, so the opener never sees data before it knows our stream id.
     const raw: UDXStream = this.opts.endpoint.createStream((socket, port, host) => {
       if (!sameAddr({ host: normalizeHost(host), port }, this.remote)) return true
-      raw.connect(socket, req.connId, port, host)
-      attach(this.secure(raw, req.connId, false))
+      raw.connect(socket, connId, port, host)
+      attach(this.secure(raw, connId, false))
       return false
     })
     raw.on('error', () => {})
-    this.send({ type: 'openOk', connId: req.connId, streamId: raw.id })
+    this.send({ type: 'openOk', connId, streamId: raw.id })
   }
 
   private secure(raw: UDXStream, connId: number, isOpener: boolean): NoiseSecretStream {

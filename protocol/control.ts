@@ -1,12 +1,12 @@
 // Messages on a peer session's encrypted control stream (one per secret-stream message).
 // Layout: version 0x01, type, compact-encoding body (docs/PROTOCOL.md).
-import { boundedString, c, decodeExact, encodeWithHeader, struct, uint16, uint32, type Encoding } from './codec.js'
+import { boundedArray, boundedString, c, decodeExact, encodeWithHeader, ipAddress, struct, uint16, uint32, type Encoding, type IpAddress } from './codec.js'
 import { ProtocolError } from './errors.js'
 
 /** Control-channel version this build speaks. */
 export const CONTROL_VERSION = 1
 
-const TYPE = { hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6, check: 7 } as const
+const TYPE = { hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6, check: 7, tcpOffer: 8, tcpAnswer: 9, carrier: 10 } as const
 type ControlType = keyof typeof TYPE
 
 /** First message each side sends: who it is. */
@@ -24,14 +24,29 @@ export interface Ping { type: 'ping'; id: number }
 /** Answer to a ping, echoing its id. */
 export interface Pong { type: 'pong'; id: number }
 
+/** Most TCP candidates of each kind in an offer or answer. */
+export const MAX_TCP_CANDIDATES = 8
+/**
+ * TCP candidates for a kernel TCP path (docs/PROTOCOL.md §8): `listen` are addresses of our TCP
+ * listener (direct connects; the dialer sends `token` first), `punch` are the public mappings
+ * of our fixed punching port (simultaneous open). The session initiator offers, the responder
+ * answers with its own, and both then dial for a bounded window.
+ */
+export interface TcpOffer { type: 'tcpOffer'; token: Uint8Array; listen: IpAddress[]; punch: IpAddress[] }
+/** The responder's candidates for the offer carrying `token`. */
+export interface TcpAnswer { type: 'tcpAnswer'; token: Uint8Array; listen: IpAddress[]; punch: IpAddress[] }
+/** "Our UDX stream `connId` carries the stream multiplexer" (fallback when a TCP path died); answered with OPEN_OK. */
+export interface Carrier { type: 'carrier'; connId: number }
+
 /** Any control message. */
-export type ControlMessage = Hello | Open | OpenOk | OpenFail | Ping | Pong | Check
+export type ControlMessage = Hello | Open | OpenOk | OpenFail | Ping | Pong | Check | TcpOffer | TcpAnswer | Carrier
 
 /** Why an open was refused. */
 export type OpenFailCode = 'NOT_EXPOSED' | 'TARGET_REFUSED' | 'BAD_REQUEST'
 const FAIL_CODES: OpenFailCode[] = ['NOT_EXPOSED', 'TARGET_REFUSED', 'BAD_REQUEST']
 
-const failCode: Encoding<OpenFailCode> = {
+/** The OPEN_FAIL code byte (shared with the stream multiplexer's OPEN_FAIL). */
+export const failCode: Encoding<OpenFailCode> = {
   preencode(s) { c.uint8.preencode(s, 0) },
   encode(s, v) { c.uint8.encode(s, FAIL_CODES.indexOf(v)) },
   decode(s) {
@@ -53,6 +68,8 @@ const proto: Encoding<'tcp' | 'udp'> = {
 
 type Body<M> = Omit<M, 'type'>
 const text = boundedString(200)
+const candidateList = boundedArray(ipAddress, MAX_TCP_CANDIDATES)
+const tcpCandidates = struct<Body<TcpOffer>>({ token: c.fixed16, listen: candidateList, punch: candidateList }, ['token', 'listen', 'punch'])
 const bodies: { [K in ControlType]: Encoding<Body<Extract<ControlMessage, { type: K }>>> } = {
   hello: struct<Body<Hello>>({ name: boundedString(32), version: boundedString(32) }, ['name', 'version']),
   open: struct<Body<Open>>({ connId: uint32, proto, host: boundedString(253), port: uint16 }, ['connId', 'proto', 'host', 'port']),
@@ -61,6 +78,9 @@ const bodies: { [K in ControlType]: Encoding<Body<Extract<ControlMessage, { type
   openFail: struct<Body<OpenFail>>({ connId: uint32, code: failCode, message: text, hint: text }, ['connId', 'code', 'message', 'hint']),
   ping: struct<Body<Ping>>({ id: uint32 }, ['id']),
   pong: struct<Body<Pong>>({ id: uint32 }, ['id']),
+  tcpOffer: tcpCandidates as Encoding<Body<TcpOffer>>,
+  tcpAnswer: tcpCandidates as Encoding<Body<TcpAnswer>>,
+  carrier: struct<Body<Carrier>>({ connId: uint32 }, ['connId']),
 }
 const typeByCode = new Map<number, ControlType>(Object.entries(TYPE).map(([k, v]) => [v, k as ControlType]))
 

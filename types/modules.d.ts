@@ -145,7 +145,9 @@ declare module '@hyperswarm/secret-stream' {
   export interface Handshake { publicKey: Uint8Array; remotePublicKey: Uint8Array; hash: Uint8Array; tx: Uint8Array; rx: Uint8Array }
   /** Noise-authenticated, AEAD-encrypted duplex over a raw stream. */
   export default class NoiseSecretStream extends Duplex {
-    constructor(isInitiator: boolean, rawStream: Duplex | null, opts?: { handshake?: Handshake; keyPair?: { publicKey: Uint8Array; secretKey: Uint8Array }; remotePublicKey?: Uint8Array; keepAlive?: number; enableSend?: boolean })
+    constructor(isInitiator: boolean, rawStream: Duplex | null, opts?: { handshake?: Handshake; keyPair?: { publicKey: Uint8Array; secretKey: Uint8Array }; remotePublicKey?: Uint8Array; keepAlive?: number; enableSend?: boolean; data?: Buffer })
+    /** A buffer for the next write, encrypted in place (no copy). */
+    alloc(len: number): Uint8Array
     readonly publicKey: Uint8Array
     readonly remotePublicKey: Uint8Array
     readonly handshakeHash: Uint8Array

@@ -2,12 +2,14 @@
 // node:dgram clients that sign their own messages. Needs `npx tsc -p tsconfig.json` first
 // (npm test builds before it runs vitest).
 import { existsSync } from 'node:fs'
+import { connect } from 'node:net'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { keyToHex } from '../../protocol/identity.js'
 import { BrokerErrorCode, type Introduce } from '../../protocol/wire.js'
+import { decodeTcpObserved } from '../../protocol/tcp-reflect.js'
 import { BIN, Client, closeClients, errorOf, getHealth, getJson, getStats, nextReqId, randomNonce, spawnBroker, startBroker, stopAll, type BrokerProcess } from '../helpers/broker-harness.js'
 import { waitFor } from '../helpers/wait-for.js'
 
@@ -32,7 +34,20 @@ describe('p2p-broker over UDP', () => {
   afterAll(stopAll)
 
   it('prints exactly one listening line per listener on stdout', () => {
-    expect(broker.stdout()).toBe(`listening udp 127.0.0.1:${broker.udpPort}\nlistening http 127.0.0.1:${broker.httpPort}\n`)
+    expect(broker.stdout()).toBe(`listening udp 127.0.0.1:${broker.udpPort}\nlistening tcp 127.0.0.1:${broker.udpPort}\nlistening http 127.0.0.1:${broker.httpPort}\n`)
+  })
+
+  it('reflects a TCP connection\'s source address on the same host:port, then closes', async () => {
+    const sock = connect({ host: '127.0.0.1', port: broker.udpPort })
+    sock.on('error', () => {})
+    const chunks: Buffer[] = []
+    sock.on('data', (d: Buffer) => chunks.push(d))
+    await new Promise<void>((resolve, reject) => {
+      sock.once('end', () => resolve())
+      sock.once('error', reject)
+    })
+    expect(decodeTcpObserved(Buffer.concat(chunks))).toEqual({ host: '127.0.0.1', family: 4, port: sock.localPort })
+    sock.destroy()
   })
 
   it('registers and reflects the observed address and lease', async () => {

@@ -107,7 +107,9 @@ describe('loopback: broker + alice + bob through p2pctl', () => {
     expect(r.stdout).toContain('bob')
     const peers = JSON.parse((await procs.ctl(A, ['peers', '--json'])).stdout) as { name: string; key: string; state: string; path: { kind: string; proto: string; local: string } | null }[]
     const bob = peers.find((p) => p.name === 'bob')
-    expect(bob).toMatchObject({ key: bobKey, state: 'connected', path: { kind: 'direct', proto: 'udp' } })
+    expect(bob).toMatchObject({ key: bobKey, state: 'connected', path: { kind: 'direct' } })
+    // UDP first; on loopback the kernel TCP path is often up by the time connect returns.
+    expect(['udp', 'tcp']).toContain(bob?.path?.proto)
     // The local side is the interface address in use (127.0.0.1, or a ULA/LAN address of this
     // machine, which ranks first), not the 0.0.0.0 or :: the endpoint binds.
     const mine = Object.values(networkInterfaces()).flat().map((i) => i!.address)

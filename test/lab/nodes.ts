@@ -92,12 +92,12 @@ export class LabNodes {
 
 /**
  * The usual scene: a broker, alice on `a` and bob on `b`, bob's traffic server (test/lab/bin/
- * traffic.mjs) on 9000 exposed to alice, and alice forwarding 9100 to it.
+ * traffic.mjs) on 9000 exposed to alice, and alice forwarding 9100 to it. `extra`: more p2pd flags.
  */
-export async function forwardedPair(lab: Lab, nodes: LabNodes, a: Host, b: Host, opts: { broker?: string[] } = {}): Promise<{ alice: LabDaemon; bob: LabDaemon }> {
+export async function forwardedPair(lab: Lab, nodes: LabNodes, a: Host, b: Host, opts: { broker?: string[]; extra?: string[] } = {}): Promise<{ alice: LabDaemon; bob: LabDaemon }> {
   await nodes.broker(7000, opts.broker ?? [])
-  const alice = await nodes.daemon('alice', a)
-  const bob = await nodes.daemon('bob', b)
+  const alice = await nodes.daemon('alice', a, { extra: opts.extra ?? [] })
+  const bob = await nodes.daemon('bob', b, { extra: opts.extra ?? [] })
   await startServer(lab, b, 9000)
   for (const [d, args] of [[bob, ['expose', '9000', '--peer', 'alice']], [alice, ['forward', '9100', '--peer', 'bob', '--to', '9000']]] as const) {
     const r = await nodes.ctl(d, [...args])

@@ -1,21 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { CONTROL_VERSION, decodeControl, encodeControl, type ControlMessage, type Open, type OpenFail } from '../../../protocol/control.js'
-import { ProtocolError } from '../../../protocol/errors.js'
-import { hex, sampleControls, unhex } from './samples.js'
-
-function codeOf(f: () => unknown): string {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code
-    throw e
-  }
-  return 'no error'
-}
+import { CONTROL_VERSION, decodeControl, encodeControl, type ControlMessage, type Open, type OpenFail, type TcpOffer } from '../../../protocol/control.js'
+import { codeOf, hex, sampleControls, unhex } from './samples.js'
 
 /** Golden: OPEN { connId 1, tcp, "localhost", 8080 } (docs/PROTOCOL.md §4). */
 const OPEN_HEX = '01' + '02' + '01000000' + '00' + '09' + '6c6f63616c686f7374' + '901f'
 /** Golden: OPEN_FAIL { connId 1, NOT_EXPOSED, "not exposed", "on bob run: p2pctl expose 8080 --peer alice" }. */
+/** Golden: TCP_OFFER { token 00..0f, listen [10.0.1.2:40000], punch [203.0.113.10:41000] } (docs/PROTOCOL.md §8). */
+const TCP_OFFER_HEX = '0108' + '000102030405060708090a0b0c0d0e0f' + '01' + '040a000102409c' + '01' + '04cb00710a28a0'
 const OPEN_FAIL_HEX = '0104' + '01000000' + '00' + '0b' + hex(new TextEncoder().encode('not exposed')) +
   '2b' + hex(new TextEncoder().encode('on bob run: p2pctl expose 8080 --peer alice'))
 
@@ -30,12 +21,12 @@ describe('control round trip', () => {
       expect(hex(encodeControl(back))).toBe(hex(bytes))
       types.add(m.type)
     }
-    expect([...types].sort()).toEqual(['hello', 'open', 'openFail', 'openOk', 'ping', 'pong'])
+    expect([...types].sort()).toEqual(['carrier', 'hello', 'open', 'openFail', 'openOk', 'ping', 'pong', 'tcpAnswer', 'tcpOffer'])
   })
 
   it('uses the documented type bytes', () => {
     const byType = Object.fromEntries(sampleControls().map((m) => [m.type, encodeControl(m)[1]]))
-    expect(byType).toEqual({ hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6 })
+    expect(byType).toEqual({ hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6, tcpOffer: 8, tcpAnswer: 9, carrier: 10 })
   })
 })
 
@@ -50,6 +41,19 @@ describe('control golden vectors', () => {
     const m: OpenFail = { type: 'openFail', connId: 1, code: 'NOT_EXPOSED', message: 'not exposed', hint: 'on bob run: p2pctl expose 8080 --peer alice' }
     expect(hex(encodeControl(m))).toBe(OPEN_FAIL_HEX)
     expect(decodeControl(unhex(OPEN_FAIL_HEX))).toEqual(m)
+  })
+
+  it('TCP_OFFER matches byte for byte', () => {
+    const m: TcpOffer = { type: 'tcpOffer', token: unhex('000102030405060708090a0b0c0d0e0f'), listen: [{ host: '10.0.1.2', family: 4, port: 40000 }], punch: [{ host: '203.0.113.10', family: 4, port: 41000 }] }
+    expect(hex(encodeControl(m))).toBe(TCP_OFFER_HEX)
+    expect(decodeControl(unhex(TCP_OFFER_HEX))).toEqual(m)
+  })
+
+  it('refuses more than 8 TCP candidates of a kind', () => {
+    const nine = Array.from({ length: 9 }, (_, i) => ({ host: `10.0.0.${i}`, family: 4 as const, port: 1 }))
+    expect(codeOf(() => encodeControl({ type: 'tcpAnswer', token: new Uint8Array(16), listen: nine, punch: [] }))).toBe('TOO_LONG')
+    const bytes = unhex('0109' + '00'.repeat(16) + '09' + '040a00000001'.repeat(0) + '00')
+    expect(codeOf(() => decodeControl(bytes))).toBe('TOO_LONG')
   })
 
   it('encodes proto and fail codes as documented', () => {

@@ -6,7 +6,8 @@ import { describe, expect, it } from 'vitest'
 import { decodeControl, encodeControl, type ControlMessage } from '../../../protocol/control.js'
 import { ProtocolError, type ProtocolErrorCode } from '../../../protocol/errors.js'
 import { decodeMessage, encodeMessage, isSignedType, verifySigned, type WireMessage } from '../../../protocol/wire.js'
-import { KP, hex, sampleControls, sampleDatagrams } from './samples.js'
+import { decodeMux, encodeMux, type MuxFrame } from '../../../protocol/mux.js'
+import { KP, hex, sampleControls, sampleDatagrams, sampleMuxFrames } from './samples.js'
 
 /** sfc32: small, fast, good enough, and the same on every machine. */
 function prng(seed: number): () => number {
@@ -57,6 +58,7 @@ interface Codec<M> {
 }
 const WIRE: Codec<WireMessage> = { decode: decodeMessage, encode: encodeMessage }
 const CONTROL: Codec<ControlMessage> = { decode: decodeControl, encode: encodeControl }
+const MUX: Codec<MuxFrame> = { decode: decodeMux, encode: encodeMux }
 
 /** Run one input through the property; returns a failure description, or the outcome. */
 function check<M>(codec: Codec<M>, input: Uint8Array): Outcome | string {
@@ -159,7 +161,7 @@ describe('fuzz', () => {
       const buf = f.bytes(f.length())
       if (i % 4 !== 0 && buf.length >= 2) {
         buf[0] = 0x01
-        if (i % 8 !== 2) buf[1] = 1 + f.int(6)
+        if (i % 8 !== 2) buf[1] = 1 + f.int(10)
       }
       const r = check(CONTROL, buf)
       if (typeof r === 'string') failures.push(r)
@@ -210,6 +212,29 @@ describe('fuzz', () => {
     }
     expect(failures).toEqual([])
     for (const code of ['ok', 'TRUNCATED', 'BAD_VALUE', 'TRAILING_BYTES', 'BAD_TYPE']) expect(counts.get(code), code).toBeGreaterThan(0)
+  })
+
+  it('mux: 50k random frames and 15k mutations of valid ones decode to a frame or a ProtocolError', () => {
+    const f = new Fuzzer(5)
+    const corpus = sampleMuxFrames().map(encodeMux)
+    const failures: string[] = []
+    const counts = new Map<string, number>()
+    for (let i = 0; i < 65_000; i++) {
+      let buf: Uint8Array
+      if (i < 50_000) {
+        buf = f.bytes(f.length())
+        if (i % 4 !== 0 && buf.length >= 2) {
+          buf[0] = 0x01
+          if (i % 8 !== 2) buf[1] = 1 + f.int(12)
+        }
+      } else buf = mutate(f, f.pick(corpus), corpus).out
+      const r = check(MUX, buf)
+      if (typeof r === 'string') failures.push(r)
+      else tally(counts, r)
+      if (failures.length > 5) break
+    }
+    expect(failures).toEqual([])
+    for (const code of ['ok', 'TRUNCATED', 'BAD_VALUE', 'TRAILING_BYTES', 'BAD_TYPE', 'BAD_VERSION']) expect(counts.get(code), code).toBeGreaterThan(0)
   })
 
   it('the generator is deterministic', () => {

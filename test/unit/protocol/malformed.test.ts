@@ -2,19 +2,9 @@
 // expected code, and nothing else.
 import { describe, expect, it } from 'vitest'
 import { decodeControl, encodeControl } from '../../../protocol/control.js'
-import { ProtocolError, type ProtocolErrorCode } from '../../../protocol/errors.js'
 import { MAX_DATAGRAM, decodeMessage, encodeMessage } from '../../../protocol/wire.js'
-import { GOLDEN_PROBE_HEX, GOLDEN_REGISTER_HEX, KP, cat, sampleControls, sampleDatagrams, seq, unhex } from './samples.js'
+import { GOLDEN_PROBE_HEX, GOLDEN_REGISTER_HEX, KP, cat, codeOf, sampleControls, sampleDatagrams, seq, unhex } from './samples.js'
 
-function codeOf(f: () => unknown): ProtocolErrorCode | 'no error' {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code
-    throw e
-  }
-  return 'no error'
-}
 const wire = (b: Uint8Array | number[]) => codeOf(() => decodeMessage(b instanceof Uint8Array ? b : Uint8Array.from(b)))
 const ctl = (b: Uint8Array | number[]) => codeOf(() => decodeControl(b instanceof Uint8Array ? b : Uint8Array.from(b)))
 
@@ -194,11 +184,11 @@ describe('control decoder', () => {
   })
 
   it('refuses unknown types as BAD_TYPE', () => {
-    for (const t of [0x00, 0x08, 0x50, 0xff]) expect(ctl([0x01, t, 0, 0, 0, 0])).toBe('BAD_TYPE')
+    for (const t of [0x00, 0x0b, 0x50, 0xff]) expect(ctl([0x01, t, 0, 0, 0, 0])).toBe('BAD_TYPE')
   })
 
   it('refuses a bare header of every known type as TRUNCATED', () => {
-    for (let t = 1; t <= 6; t++) expect(ctl([0x01, t])).toBe('TRUNCATED')
+    for (let t = 1; t <= 10; t++) expect(ctl([0x01, t])).toBe('TRUNCATED')
   })
 
   it('refuses every valid message truncated at every byte offset as TRUNCATED', () => {

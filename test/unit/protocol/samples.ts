@@ -2,7 +2,20 @@
 // byte helpers. Deterministic: no randomness, no clock.
 import { keyPairFromSeed } from '../../../protocol/identity.js'
 import type { ControlMessage } from '../../../protocol/control.js'
+import type { MuxFrame } from '../../../protocol/mux.js'
+import { ProtocolError, type ProtocolErrorCode } from '../../../protocol/errors.js'
 import { encodeMessage, encodeSigned, isSignedType, type Probe, type Register, type RelayBind, type RelayRequest, type SignedMessage, type WireMessage } from '../../../protocol/wire.js'
+
+/** The ProtocolError code `f` throws, or 'no error' (anything else is rethrown). */
+export function codeOf(f: () => unknown): ProtocolErrorCode | 'no error' {
+  try {
+    f()
+  } catch (e) {
+    if (e instanceof ProtocolError) return e.code
+    throw e
+  }
+  return 'no error'
+}
 
 /** Bytes start, start+1, … (mod 256). */
 export function seq(n: number, start = 0): Uint8Array {
@@ -124,5 +137,32 @@ export function sampleControls(): ControlMessage[] {
     { type: 'openFail', connId: 4, code: 'BAD_REQUEST', message: '', hint: '' },
     { type: 'ping', id: 0 },
     { type: 'pong', id: 0xffffffff },
+    { type: 'tcpOffer', token: seq(16, 0x10), listen: [{ host: '10.0.1.2', family: 4, port: 40000 }], punch: [{ host: '203.0.113.10', family: 4, port: 41000 }] },
+    { type: 'tcpOffer', token: seq(16), listen: many.slice(0, 8), punch: [] },
+    { type: 'tcpAnswer', token: seq(16, 0x20), listen: [], punch: [v6, v4] },
+    { type: 'carrier', connId: 9 },
+  ]
+}
+
+/** One multiplexer frame of every type (several for the interesting ones). */
+export function sampleMuxFrames(): MuxFrame[] {
+  return [
+    { type: 'data', id: 1, payload: seq(5) },
+    { type: 'data', id: 0xffffffff, payload: new Uint8Array(0) },
+    { type: 'data', id: 2, payload: seq(64 * 1024, 3) },
+    { type: 'open', id: 3, host: 'localhost', port: 8080 },
+    { type: 'open', id: 4, host: 'h'.repeat(253), port: 65535 },
+    { type: 'openOk', id: 3 },
+    { type: 'openFail', id: 4, code: 'NOT_EXPOSED', message: 'not exposed', hint: 'on bob run: p2pctl expose 8080 --peer alice' },
+    { type: 'openFail', id: 5, code: 'TARGET_REFUSED', message: 'm'.repeat(200), hint: '' },
+    { type: 'credit', id: 1, bytes: 262144 },
+    { type: 'credit', id: 7, bytes: Number.MAX_SAFE_INTEGER },
+    { type: 'end', id: 1, at: 67108928 },
+    { type: 'reset', id: 9 },
+    { type: 'resume', id: 1, received: 14417984 },
+    { type: 'resumed' },
+    { type: 'ping', id: 0 },
+    { type: 'pong', id: 7 },
+    { type: 'select' },
   ]
 }

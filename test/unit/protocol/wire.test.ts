@@ -1,21 +1,10 @@
 import { createPrivateKey, createPublicKey, verify as nodeVerify } from 'node:crypto'
 import { describe, expect, it } from 'vitest'
-import { ProtocolError } from '../../../protocol/errors.js'
 import {
   MAX_CANDIDATES, MAX_DATAGRAM, MAX_ERROR_TEXT, MAX_NAME, decodeMessage, encodeMessage, encodeSigned, isSignedType,
   isWireDatagram, verifySigned, type Introduce, type Register, type WireMessage,
 } from '../../../protocol/wire.js'
-import { GOLDEN_PROBE, GOLDEN_PROBE_HEX, GOLDEN_REGISTER, GOLDEN_REGISTER_HEX, GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, KP, KP_B, SEED, hex, sampleDatagrams, sampleMessages, seq, unhex } from './samples.js'
-
-function codeOf(f: () => unknown): string {
-  try {
-    f()
-  } catch (e) {
-    if (e instanceof ProtocolError) return e.code
-    throw e
-  }
-  return 'no error'
-}
+import { codeOf, GOLDEN_PROBE, GOLDEN_PROBE_HEX, GOLDEN_REGISTER, GOLDEN_REGISTER_HEX, GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, KP, KP_B, SEED, hex, sampleDatagrams, sampleMessages, seq, unhex } from './samples.js'
 
 describe('wire round trip', () => {
   it('decodes every encoded message type to the same message, and re-encodes to the same bytes', () => {

@@ -1,0 +1,174 @@
+// One forwarded connection inside the multiplexer. It keeps every byte it sent until the peer
+// credits it (bounded by WINDOW), so when the carrier under it dies the stream resumes on the
+// next carrier from exactly the byte the peer got (RESUME), and no byte is lost or doubled.
+import { Duplex } from 'node:stream'
+import { DATA_HEADER, MAX_DATA, writeDataHeader, type MuxFrame } from '../../protocol/mux.js'
+
+/** Unacknowledged bytes a stream may have in flight (and keeps for a resume). */
+export const WINDOW = 4 * 1024 * 1024
+// Credit goes back in steps, not per frame: fewer frames, and the window stays well open.
+const CREDIT_STEP = 256 * 1024
+
+/** What a stream needs from its multiplexer. */
+export interface StreamHost {
+  /** Whether frames can be written now (a carrier is attached and not backed up). */
+  readonly writable: boolean
+  /** Write a control frame (dropped without a carrier: a resume repairs the state). */
+  send(frame: MuxFrame): void
+  /** A buffer for one DATA frame of `len` payload bytes (the carrier's in-place buffer when it has one). */
+  allocData(len: number): Uint8Array
+  /** Write a DATA frame from allocData; false = the carrier is backed up. */
+  writeData(frame: Uint8Array): boolean
+  /** The stream is gone (closed and, if it ended cleanly, fully acknowledged). */
+  forget(id: number): void
+}
+
+/** A forwarded connection over the multiplexer: a Duplex like any socket. */
+export class MuxStream extends Duplex {
+  /** Bytes received from the peer so far (what a RESUME reports). */
+  received = 0
+  /** Set when a new carrier came: no DATA until the peer's RESUME says where to start. */
+  awaitingResume = false
+  private credited = 0
+  private readonly outq: Buffer[] = []
+  private acked = 0
+  private written = 0
+  private sent = 0
+  private endAt: number | null = null
+  private endSent = false
+  private peerEnded = false
+  private heldWrite: (() => void) | null = null
+  private resetByPeer = false
+
+  constructor(readonly id: number, private readonly host: StreamHost) {
+    super({ allowHalfOpen: true, readableHighWaterMark: 1024 * 1024, writableHighWaterMark: 256 * 1024 })
+    this.on('close', () => {
+      if (this.resetByPeer || this.endAt === null || this.acked >= this.endAt) host.forget(id)
+    })
+  }
+
+  /** Bytes written by the local side that the peer has not credited yet. */
+  get unacked(): number {
+    return this.written - this.acked
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    this.outq.push(chunk)
+    this.written += chunk.length
+    this.flush()
+    if (this.written - this.acked < WINDOW) cb()
+    else this.heldWrite = () => cb()
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    this.endAt = this.written
+    this.flush()
+    cb()
+  }
+
+  override _read(): void {
+    if (this.received > this.credited) this.sendCredit()
+  }
+
+  override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
+    // A clean close (both directions ended) needs no word; anything else aborts the peer's side.
+    const clean = err === null && this.endAt !== null && this.peerEnded
+    if (!this.resetByPeer && !clean) this.host.send({ type: 'reset', id: this.id })
+    this.releaseWrite()
+    cb(err)
+  }
+
+  /** Send what the window and the carrier allow. */
+  flush(): void {
+    if (this.awaitingResume || this.destroyed) return
+    while (this.sent < this.written && this.host.writable) {
+      // Find the queued chunk holding offset `sent` (the queue starts at offset `acked`).
+      let off = this.acked
+      let i = 0
+      while (off + this.outq[i]!.length <= this.sent) off += this.outq[i++]!.length
+      const chunk = this.outq[i]!
+      const from = this.sent - off
+      const n = Math.min(chunk.length - from, MAX_DATA)
+      const frame = this.host.allocData(n)
+      writeDataHeader(frame, this.id)
+      frame.set(chunk.subarray(from, from + n), DATA_HEADER)
+      this.sent += n
+      if (!this.host.writeData(frame)) break
+    }
+    if (this.endAt !== null && !this.endSent && this.sent >= this.endAt && this.host.writable) {
+      this.endSent = true
+      this.host.send({ type: 'end', id: this.id, at: this.endAt })
+    }
+  }
+
+  /** A DATA frame from the peer. */
+  onData(payload: Uint8Array): void {
+    if (this.peerEnded || this.destroyed) return
+    this.received += payload.length
+    const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
+    if (this.push(buf) && this.received - this.credited >= CREDIT_STEP) this.sendCredit()
+  }
+
+  /** The peer consumed `bytes` more: forget them, and let held writes go on. */
+  onCredit(bytes: number): void {
+    this.ack(this.acked + bytes)
+    this.flush()
+  }
+
+  /** The peer's direction ended after `at` bytes. */
+  onEnd(at: number): void {
+    if (this.peerEnded || at !== this.received) return
+    this.peerEnded = true
+    // Everything is in: credit it all now, so the sender can forget its copy.
+    this.sendCredit()
+    this.push(null)
+  }
+
+  /** The peer aborted the stream. */
+  onReset(): void {
+    this.resetByPeer = true
+    this.destroy(new Error('connection reset by the peer'))
+  }
+
+  /** The peer got `received` bytes: send again from there (frames after it were lost with the old carrier). */
+  onResume(received: number): void {
+    const from = Math.max(this.acked, Math.min(received, this.written))
+    // Rewind first: ack() may release a held write, whose flush must already send from `from`.
+    this.sent = from
+    this.endSent = false
+    this.awaitingResume = false
+    this.ack(from)
+    this.flush()
+    if (this.destroyed && this.endAt !== null && this.acked >= this.endAt) this.host.forget(this.id)
+  }
+
+  private ack(to: number): void {
+    let drop = to - this.acked
+    if (drop <= 0) return
+    this.acked = to
+    while (drop > 0 && this.outq.length > 0) {
+      const head = this.outq[0]!
+      if (head.length <= drop) {
+        drop -= head.length
+        this.outq.shift()
+      } else {
+        this.outq[0] = head.subarray(drop)
+        drop = 0
+      }
+    }
+    if (this.written - this.acked < WINDOW) this.releaseWrite()
+    if (this.destroyed && this.endAt !== null && this.acked >= this.endAt) this.host.forget(this.id)
+  }
+
+  private releaseWrite(): void {
+    const w = this.heldWrite
+    this.heldWrite = null
+    w?.()
+  }
+
+  private sendCredit(): void {
+    const bytes = this.received - this.credited
+    this.credited = this.received
+    this.host.send({ type: 'credit', id: this.id, bytes })
+  }
+}

@@ -1,0 +1,298 @@
+// The stream multiplexer of a peer session: forwarded connections as streams over one encrypted
+// carrier — a kernel TCP connection while the TCP path lives, else one UDX stream of the UDP
+// session. Carriers can change under live streams: after attach() both sides exchange RESUME
+// (bytes received per stream) and each resends from there (mux-stream.ts).
+import { EventEmitter } from 'node:events'
+import type { Duplex } from 'node:stream'
+import { decodeMux, encodeMux, DATA_HEADER, type MuxFrame, type MuxOpen } from '../../protocol/mux.js'
+import type { OpenFailCode } from '../../protocol/control.js'
+import { ProtocolError } from '../../protocol/errors.js'
+import type { Addr } from '../../protocol/punch.js'
+import { AppError } from '../../common/errors.js'
+import type { Logger } from '../../common/logger.js'
+import type { Counters } from '../counters.js'
+import { MuxStream, type StreamHost } from './mux-stream.js'
+
+const OPEN_TIMEOUT_MS = 5_000
+// A TCP carrier is probed every PING_MS; silent for DEAD_MS (data, credit or pong) = dead.
+const PING_MS = 500
+const DEAD_MS = 2_000
+
+/** What the acceptor decides about an open from the peer. */
+export type MuxOpenDecision =
+  | { ok: true; attach: (stream: Duplex) => void }
+  | { ok: false; code: OpenFailCode; message: string; hint: string }
+
+/** A carrier: an encrypted, message-framed duplex (a secret-stream). */
+export interface Carrier extends Duplex {
+  alloc?: (len: number) => Uint8Array
+}
+
+/** Which path a carrier rides. */
+export interface CarrierInfo { proto: 'tcp' | 'udp'; local: Addr | null; remote: Addr | null }
+
+/** Multiplexer of one peer (it moves with the session when a re-punch replaces it). Emits 'dead' when a TCP carrier is lost. */
+export class Mux extends EventEmitter {
+  /** The current carrier's path, or null while there is none. */
+  info: CarrierInfo | null = null
+  private carrier: Carrier | null = null
+  private blocked = false
+  private readonly streams = new Map<number, MuxStream>()
+  private readonly pending = new Map<number, { stream: MuxStream; resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  private nextId: number
+  private lastHeard = 0
+  private pingTimer: NodeJS.Timeout | null = null
+  private preAttach: Set<number> | null = null
+  private named = new Set<number>()
+  private closed = false
+  private detachCarrier: (() => void) | null = null
+  private readonly host: StreamHost
+
+  constructor(private readonly deps: { initiator: boolean; onOpen: (req: MuxOpen) => Promise<MuxOpenDecision>; logger: Logger; counters: Counters }) {
+    super()
+    // Each side numbers the streams it opens; parity keeps the two numberings apart.
+    this.nextId = deps.initiator ? 1 : 2
+    const writable = (): boolean => this.carrier !== null && !this.blocked
+    this.host = {
+      get writable() {
+        return writable()
+      },
+      send: (f) => this.send(f),
+      allocData: (len) => (this.carrier?.alloc ? this.carrier.alloc(DATA_HEADER + len) : new Uint8Array(DATA_HEADER + len)),
+      writeData: (frame) => this.write(frame),
+      forget: (id) => void this.streams.delete(id),
+    }
+  }
+
+  /** New connections go here (rather than one UDX stream each) while a TCP carrier is up. */
+  get usable(): boolean {
+    return !this.closed && this.carrier !== null && this.info?.proto === 'tcp'
+  }
+
+  /** Whether this side opens the fallback carrier (the session's Noise initiator when the mux was made). */
+  get initiator(): boolean {
+    return this.deps.initiator
+  }
+
+  /** Live streams (for display and tests). */
+  get size(): number {
+    return this.streams.size
+  }
+
+  /** Run on `carrier` from now on; live streams resume on it. Replaces (and destroys) the old one. */
+  attach(carrier: Carrier, info: CarrierInfo): void {
+    if (this.closed) {
+      carrier.destroy()
+      return
+    }
+    this.drop()
+    this.carrier = carrier
+    this.info = info
+    this.blocked = false
+    this.lastHeard = Date.now()
+    const ondata = (buf: Uint8Array): void => this.onFrame(buf)
+    const ondrain = (): void => this.onDrain()
+    const onclose = (): void => this.lost(carrier, 'carrier closed')
+    const onerror = (err: Error): void => this.deps.logger.debug({ err }, 'carrier error')
+    carrier.on('data', ondata)
+    carrier.on('drain', ondrain)
+    carrier.on('close', onclose)
+    carrier.on('error', onerror)
+    this.detachCarrier = () => {
+      carrier.off('data', ondata)
+      carrier.off('drain', ondrain)
+      carrier.off('close', onclose)
+      carrier.off('error', onerror)
+    }
+    if (info.proto === 'tcp') {
+      this.pingTimer = setInterval(() => this.beat(carrier), PING_MS)
+      this.pingTimer.unref()
+    }
+    // Resume: say what we got of every live stream; the peer resends from there.
+    this.preAttach = new Set(this.streams.keys())
+    this.named = new Set()
+    for (const s of this.streams.values()) {
+      s.awaitingResume = true
+      this.send({ type: 'resume', id: s.id, received: s.received })
+    }
+    this.send({ type: 'resumed' })
+    this.deps.counters.inc(`mux_carriers_${info.proto}`)
+    this.deps.logger.info({ proto: info.proto, streams: this.streams.size }, 'forwarded connections ride a new carrier')
+  }
+
+  /** Open a stream to host:port on the peer's side (one round trip on the carrier). */
+  open(host: string, port: number): Promise<MuxStream> {
+    if (!this.usable) return Promise.reject(new AppError('SESSION_LOST', 'no TCP path to the peer'))
+    const id = this.nextId
+    this.nextId = this.nextId >= 0xfffffff0 ? (this.deps.initiator ? 1 : 2) : this.nextId + 2
+    const stream = this.track(new MuxStream(id, this.host))
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => this.failOpen(id, new AppError('SESSION_LOST', `the peer did not answer an open request in ${OPEN_TIMEOUT_MS / 1000} s`)), OPEN_TIMEOUT_MS)
+      this.pending.set(id, { stream, resolve, reject, timer })
+      this.send({ type: 'open', id, host, port })
+    })
+  }
+
+  /** Tear down the carrier and every stream (session closed). */
+  close(reason: string): void {
+    if (this.closed) return
+    this.closed = true
+    this.drop()
+    for (const id of [...this.pending.keys()]) this.failOpen(id, new AppError('SESSION_LOST', `session with the peer closed: ${reason}`))
+    for (const s of this.streams.values()) s.destroy()
+    this.streams.clear()
+  }
+
+  private track(s: MuxStream): MuxStream {
+    this.streams.set(s.id, s)
+    s.on('error', () => {})
+    return s
+  }
+
+  private failOpen(id: number, err: Error): void {
+    const p = this.pending.get(id)
+    if (!p) return
+    this.pending.delete(id)
+    clearTimeout(p.timer)
+    p.stream.destroy()
+    this.streams.delete(id)
+    p.reject(err)
+  }
+
+  // Forget the current carrier without telling anyone (attach or close follows).
+  private drop(): void {
+    if (this.pingTimer) clearInterval(this.pingTimer)
+    this.pingTimer = null
+    this.detachCarrier?.()
+    this.detachCarrier = null
+    this.carrier?.destroy()
+    this.carrier = null
+    this.info = null
+  }
+
+  private lost(carrier: Carrier, reason: string): void {
+    if (this.carrier !== carrier || this.closed) return
+    const proto = this.info?.proto
+    this.drop()
+    // Opens in flight may or may not have reached the peer: fail them (the caller retries on
+    // UDP); the peer drops its half at the next RESUMED.
+    for (const id of [...this.pending.keys()]) this.failOpen(id, new AppError('SESSION_LOST', `the path to the peer was lost: ${reason}`))
+    this.deps.counters.inc('mux_carriers_lost')
+    this.deps.logger.info({ reason, proto, streams: this.streams.size }, 'mux carrier lost; streams wait for the next one')
+    this.emit('dead', reason)
+  }
+
+  private beat(carrier: Carrier): void {
+    if (Date.now() - this.lastHeard > DEAD_MS) {
+      this.lost(carrier, `no answer on the TCP path for ${DEAD_MS} ms`)
+      return
+    }
+    this.send({ type: 'ping', id: 0 })
+  }
+
+  private send(frame: MuxFrame): void {
+    if (this.carrier) this.write(encodeMux(frame))
+  }
+
+  private write(frame: Uint8Array): boolean {
+    if (!this.carrier) return false
+    if (!this.carrier.write(frame)) this.blocked = true
+    return !this.blocked
+  }
+
+  private onDrain(): void {
+    this.blocked = false
+    for (const s of this.streams.values()) {
+      if (this.blocked) return
+      s.flush()
+    }
+  }
+
+  private onFrame(buf: Uint8Array): void {
+    this.lastHeard = Date.now()
+    let f: MuxFrame
+    try {
+      f = decodeMux(buf)
+    } catch (err) {
+      this.deps.counters.inc(`mux_dropped_${err instanceof ProtocolError ? err.code.toLowerCase() : 'unknown'}`)
+      return
+    }
+    switch (f.type) {
+      case 'data':
+        this.streams.get(f.id)?.onData(f.payload)
+        return
+      case 'credit':
+        this.streams.get(f.id)?.onCredit(f.bytes)
+        return
+      case 'open':
+        void this.onOpen(f)
+        return
+      case 'openOk': {
+        const p = this.pending.get(f.id)
+        if (!p) return
+        this.pending.delete(f.id)
+        clearTimeout(p.timer)
+        p.resolve(p.stream)
+        return
+      }
+      case 'openFail': {
+        const p = this.pending.get(f.id)
+        if (!p) return
+        const code = f.code === 'NOT_EXPOSED' ? 'NOT_EXPOSED' : f.code === 'TARGET_REFUSED' ? 'TARGET_REFUSED' : 'BAD_REQUEST'
+        this.failOpen(f.id, new AppError(code, f.message, f.hint || undefined))
+        return
+      }
+      case 'end':
+        this.streams.get(f.id)?.onEnd(f.at)
+        return
+      case 'reset':
+        this.streams.get(f.id)?.onReset()
+        return
+      case 'resume': {
+        this.named.add(f.id)
+        const s = this.streams.get(f.id)
+        if (s) s.onResume(f.received)
+        else this.send({ type: 'reset', id: f.id })
+        return
+      }
+      case 'resumed': {
+        // Streams the peer no longer has (it failed the open, or reset while no carrier was up).
+        for (const id of this.preAttach ?? []) if (!this.named.has(id)) this.streams.get(id)?.destroy(new Error('the peer lost this connection when the path changed'))
+        this.preAttach = null
+        return
+      }
+      case 'ping':
+        this.send({ type: 'pong', id: f.id })
+        return
+      case 'pong':
+      case 'select':
+        return
+      default: {
+        const never: never = f
+        this.deps.counters.inc(`mux_unhandled_${(never as { type: string }).type}`)
+      }
+    }
+  }
+
+  private async onOpen(req: MuxOpen): Promise<void> {
+    // The peer numbers its streams with the other parity; anything else is not a valid open.
+    if ((req.id % 2 === 1) === this.deps.initiator || this.streams.has(req.id)) {
+      this.deps.counters.inc('mux_dropped_bad_open')
+      return
+    }
+    let d: MuxOpenDecision
+    try {
+      d = await this.deps.onOpen(req)
+    } catch (err) {
+      d = { ok: false, code: 'TARGET_REFUSED', message: (err as Error).message, hint: '' }
+    }
+    if (this.closed) return
+    if (!d.ok) {
+      this.send({ type: 'openFail', id: req.id, code: d.code, message: d.message.slice(0, 200), hint: d.hint.slice(0, 200) })
+      return
+    }
+    const s = this.track(new MuxStream(req.id, this.host))
+    this.send({ type: 'openOk', id: req.id })
+    d.attach(s)
+  }
+}

@@ -1,0 +1,147 @@
+// The stream multiplexer over in-memory carriers: bytes arrive in order and complete; a carrier
+// that dies with frames in flight (lost, not delivered) hands every live stream to the next
+// carrier, which resumes each from the byte the receiver got: sha256-equal, nothing doubled.
+import { createHash, randomBytes } from 'node:crypto'
+import { Duplex } from 'node:stream'
+import { afterEach, describe, expect, it } from 'vitest'
+import { Mux, type Carrier, type MuxOpenDecision } from '../../../daemon/tcp/mux.js'
+import { Counters } from '../../../daemon/counters.js'
+import { createLogger } from '../../../common/logger.js'
+import { waitFor } from '../../helpers/wait-for.js'
+
+/** Two ends of a message-preserving link; cut() drops everything in flight and closes both; `muteB` drops what b sends. */
+function link(muteB = false): { a: Carrier; b: Carrier; cut: () => void } {
+  let alive = true
+  const ends: Duplex[] = []
+  const make = (i: number): Duplex => new Duplex({
+    objectMode: true,
+    read() {},
+    write(msg: Uint8Array, _enc, cb) {
+      const copy = Uint8Array.from(msg)
+      // Asynchronous delivery: a cut drops what is still on its way.
+      setImmediate(() => {
+        if (alive && !(muteB && i === 1)) ends[1 - i]!.push(copy)
+      })
+      cb()
+    },
+  })
+  ends.push(make(0), make(1))
+  return {
+    a: ends[0]!, b: ends[1]!,
+    cut: () => {
+      alive = false
+      for (const e of ends) e.destroy()
+    },
+  }
+}
+
+const logger = createLogger({ name: 'test', level: 'silent' })
+const made: Mux[] = []
+afterEach(() => {
+  for (const m of made.splice(0)) m.close('test over')
+})
+
+/** Alice opens; bob's side streams `size` random bytes back on every open. Returns bob's sha. */
+function pair(size: number): { alice: Mux; bob: Mux; sent: Promise<string> } {
+  let resolveSha: (s: string) => void = () => {}
+  const sent = new Promise<string>((r) => (resolveSha = r))
+  const onOpen = async (): Promise<MuxOpenDecision> => ({
+    ok: true,
+    attach: (stream) => {
+      const h = createHash('sha256')
+      let left = size
+      const pump = (): void => {
+        while (left > 0) {
+          const b = randomBytes(Math.min(100_000, left))
+          left -= b.length
+          h.update(b)
+          if (!stream.write(b)) {
+            stream.once('drain', pump)
+            return
+          }
+        }
+        stream.end()
+        resolveSha(h.digest('hex'))
+      }
+      pump()
+    },
+  })
+  const counters = new Counters()
+  const alice = new Mux({ initiator: true, onOpen: () => Promise.reject(new Error('alice exposes nothing')), logger, counters })
+  const bob = new Mux({ initiator: false, onOpen, logger, counters })
+  made.push(alice, bob)
+  return { alice, bob, sent }
+}
+
+/** Count and hash what a stream delivers until its end. */
+function collect(s: Duplex): { bytes: () => number; done: Promise<{ bytes: number; sha: string }> } {
+  const h = createHash('sha256')
+  let n = 0
+  s.on('data', (d: Buffer) => {
+    h.update(d)
+    n += d.length
+  })
+  return { bytes: () => n, done: new Promise((resolve) => s.once('end', () => resolve({ bytes: n, sha: h.digest('hex') }))) }
+}
+
+const tcpInfo = { proto: 'tcp' as const, local: null, remote: null }
+
+describe('stream multiplexer', () => {
+  it('carries a stream to its end, sha256-equal', async () => {
+    const { alice, bob, sent } = pair(3_000_000)
+    const l = link()
+    alice.attach(l.a, tcpInfo)
+    bob.attach(l.b, tcpInfo)
+    const got = collect(await alice.open('localhost', 1))
+    expect(await got.done).toEqual({ bytes: 3_000_000, sha: await sent })
+  })
+
+  it('a carrier lost mid-stream: the stream resumes on the next one without a byte lost or doubled', async () => {
+    const { alice, bob, sent } = pair(20_000_000)
+    const first = link()
+    alice.attach(first.a, tcpInfo)
+    bob.attach(first.b, tcpInfo)
+    let dead = 0
+    alice.on('dead', () => dead++)
+    bob.on('dead', () => dead++)
+    const got = collect(await alice.open('localhost', 1))
+    await waitFor(() => got.bytes() > 5_000_000, { timeoutMs: 10_000, what: 'a quarter of the stream' })
+    first.cut()
+    await waitFor(() => dead === 2, { timeoutMs: 5_000, what: 'both sides to notice the lost carrier' })
+    expect(alice.usable).toBe(false)
+    const second = link()
+    alice.attach(second.a, { proto: 'udp', local: null, remote: null })
+    bob.attach(second.b, { proto: 'udp', local: null, remote: null })
+    expect(await got.done).toEqual({ bytes: 20_000_000, sha: await sent })
+  })
+
+  it('fails an open in flight when the carrier dies, and the peer drops its half at the next carrier', async () => {
+    const counters = new Counters()
+    let opened = 0
+    const alice = new Mux({ initiator: true, onOpen: () => Promise.reject(new Error('no')), logger, counters })
+    // Bob accepts, but the carrier dies before alice hears of it.
+    const bob = new Mux({ initiator: false, onOpen: async () => ({ ok: true, attach: () => void opened++ }), logger, counters })
+    made.push(alice, bob)
+    const first = link(true)
+    alice.attach(first.a, tcpInfo)
+    bob.attach(first.b, tcpInfo)
+    const pending = alice.open('localhost', 1)
+    await waitFor(() => opened === 1, { timeoutMs: 5_000, what: 'bob to accept' })
+    first.cut()
+    await expect(pending).rejects.toMatchObject({ code: 'SESSION_LOST' })
+    expect(bob.size).toBe(1)
+    const second = link()
+    alice.attach(second.a, { proto: 'udp', local: null, remote: null })
+    bob.attach(second.b, { proto: 'udp', local: null, remote: null })
+    await waitFor(() => bob.size === 0, { timeoutMs: 5_000, what: 'bob to drop the stream alice never got' })
+  })
+
+  it('answers a refused open with the reason', async () => {
+    const { alice, bob } = pair(0)
+    const l = link()
+    alice.attach(l.a, tcpInfo)
+    bob.attach(l.b, tcpInfo)
+    // bob -> alice: alice's handler refuses.
+    await expect(bob.open('localhost', 1)).rejects.toMatchObject({ code: 'TARGET_REFUSED' })
+  })
+})
