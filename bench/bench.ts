@@ -7,7 +7,7 @@ import { join } from 'node:path'
 import { Lab } from '../test/lab/lab.js'
 import { labUnavailableReason } from '../test/lab/netns.js'
 import { connectRuns, type ConnectRun } from './connect-time.js'
-import { connectionOpen, roundTrips, throughput } from './flows.js'
+import { connectionOpen, roundTrips, roundTripsUnderLoad, throughput } from './flows.js'
 import { daemonsRss, heldConnections } from './memory.js'
 import { BenchNodes, cpuMs, ROOT } from './nodes.js'
 import { renderTable, ratio, type Row } from './report.js'
@@ -24,6 +24,7 @@ const PLAN = {
   holdCount: 1000, holdBatch: 100,
   connectRuns: 9,
   udpRounds: 10_000,
+  loadedRounds: 300, loadedBulkBytes: 1024 * MiB,
 }
 
 const now = (): number => performance.now()
@@ -96,6 +97,10 @@ async function main(): Promise<void> {
       p2pd: await roundTrips(lab, a, topo.p2pd, PLAN.pingSize, PLAN.pingWarmup, PLAN.pingRounds),
       plain: await roundTrips(lab, a, topo.plain, PLAN.pingSize, PLAN.pingWarmup, PLAN.pingRounds),
     }))
+    const loaded = await phase('round trips beside a bulk download', async () => ({
+      p2pd: await roundTripsUnderLoad(lab, a, topo.p2pd, PLAN.pingSize, PLAN.loadedRounds, PLAN.loadedBulkBytes),
+      plain: await roundTripsUnderLoad(lab, a, topo.plain, PLAN.pingSize, PLAN.loadedRounds, PLAN.loadedBulkBytes),
+    }))
     const udp = await phase('udp round trips', () => udpRoundTrips(lab, topo, PLAN.udpRounds))
     const pids = { alice: topo.alice.child.pid!, bob: topo.bob.child.pid! }
     const cpu0 = { alice: await cpuMs(pids.alice), bob: await cpuMs(pids.bob) }
@@ -113,6 +118,8 @@ async function main(): Promise<void> {
       { metric: `throughput, one TCP flow, ${PLAN.downloadBytes / MiB} MiB download (median of ${PLAN.downloadRuns})`, unit: 'Mbit/s', p2pd: tput.p2pd.median, plain: tput.plain.median, digits: 0 },
       { metric: `round trip, ${PLAN.pingSize} B ping-pong p50 (${PLAN.pingRounds} rounds)`, unit: 'ms', p2pd: rtt.p2pd.p50, plain: rtt.plain.p50, digits: 3 },
       { metric: `round trip, ${PLAN.pingSize} B ping-pong p99`, unit: 'ms', p2pd: rtt.p2pd.p99, plain: rtt.plain.p99, digits: 3 },
+      { metric: `round trip p50 while another connection downloads (head-of-line, ${PLAN.loadedRounds} rounds)`, unit: 'ms', p2pd: loaded.p2pd.rtt.p50, plain: loaded.plain.rtt.p50, digits: 3 },
+      { metric: 'round trip p99 while another connection downloads', unit: 'ms', p2pd: loaded.p2pd.rtt.p99, plain: loaded.plain.rtt.p99, digits: 3 },
       { metric: `UDP request/response, 64-1200 B, p50 (${PLAN.udpRounds} rounds)`, unit: 'ms', p2pd: udp.p2pd.p50, plain: udp.plain.p50, digits: 3 },
       { metric: 'UDP request/response, 64-1200 B, p99', unit: 'ms', p2pd: udp.p2pd.p99, plain: udp.plain.p99, digits: 3 },
       { metric: `new connection: connect() to first echo byte, median of ${PLAN.openCount}`, unit: 'ms', p2pd: open.p2pd.open.p50, plain: open.plain.open.p50, digits: 3 },
@@ -133,7 +140,7 @@ async function main(): Promise<void> {
       plan: PLAN,
       rows: rows.map((r) => ({ ...r, ratio: ratio(r) })),
       details: {
-        throughput: { ...tput, p2pdDaemonCpuPctOfOneCore: downloadCpuPct }, roundTrips: rtt, udpRoundTrips: udp, connectionOpen: open,
+        throughput: { ...tput, p2pdDaemonCpuPctOfOneCore: downloadCpuPct }, roundTrips: rtt, roundTripsBesideBulk: loaded, udpRoundTrips: udp, connectionOpen: open,
         connect: { runs: connects, medianStageDeltasMs: connectBreakdown },
         rssKiB: { idleAfterConnect: idle, afterTraffic, ...mem },
         phasesMs: phases,
@@ -147,7 +154,7 @@ async function main(): Promise<void> {
     await writeFile(file, json)
     await writeFile(join(dir, 'latest.json'), json)
 
-    process.stdout.write(`\np2pd benchmark, cone/cone NAT lab, path ${topo.path?.local} -> ${topo.path?.remote} (${result.environment.cpus} CPUs, node ${process.version})\n\n`)
+    process.stdout.write(`\np2pd benchmark, cone/cone NAT lab, ${topo.path?.proto} path ${topo.path?.local} -> ${topo.path?.remote} (${result.environment.cpus} CPUs, node ${process.version})\n\n`)
     process.stdout.write(`${renderTable(rows)}\n\n`)
     process.stdout.write(`time to direct path, median per stage (ms): ${Object.entries(connectBreakdown).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}\n`)
     process.stdout.write(`during the p2pd downloads: alice's p2pd used ${downloadCpuPct.alice.toFixed(0)}% and bob's ${downloadCpuPct.bob.toFixed(0)}% of one core (${result.environment.cpus} CPUs shared with client, server and kernel)\n`)

@@ -25,3 +25,16 @@ export async function connectionOpen(lab: Lab, host: Host, t: Target, warmup: nu
   const r = await runClient<{ openMs: number[]; connectMs: number[] }>(lab, host, ['open', t.host, t.echoPort, warmup, count], 60_000)
   return { open: summarize(r.openMs), connect: summarize(r.connectMs) }
 }
+
+/**
+ * Head-of-line effects between connections: small round trips on one connection while another
+ * connection through the same target downloads `bulkBytes` (through p2pd both share the peer's
+ * one TCP path; plain TCP has two kernel connections).
+ */
+export async function roundTripsUnderLoad(lab: Lab, host: Host, t: Target, size: number, rounds: number, bulkBytes: number): Promise<{ rtt: Summary; bulk: Download }> {
+  const bulk = runClient<Download>(lab, host, ['download', t.host, t.sourcePort, bulkBytes], 90_000)
+  // Let the bulk flow fill the pipe before measuring.
+  await new Promise((resolve) => setTimeout(resolve, 300))
+  const r = await runClient<{ samplesMs: number[] }>(lab, host, ['pingpong', t.host, t.echoPort, size, 20, rounds], 60_000)
+  return { rtt: summarize(r.samplesMs), bulk: await bulk }
+}

@@ -5,6 +5,7 @@ import type { ForwardInfo, PeerInfo } from '../daemon/api/types.js'
 import type { Host, Lab, Router } from '../test/lab/lab.js'
 import { BenchNodes, type BenchDaemon } from './nodes.js'
 import { startServer, type Target } from './programs.js'
+import { waitFor } from '../test/helpers/wait-for.js'
 
 /** bob's server ports, and where each reaches them from alice's host. */
 export const PORTS = { echo: 9000, source: 9001, fwdEcho: 9100, fwdSource: 9101, natEcho: 19000, natSource: 19001 }
@@ -41,8 +42,15 @@ export async function buildTopology(lab: Lab, nodes: BenchNodes): Promise<Topolo
   await dnat(lab, bobRouter, PORTS.natEcho, b.ip, PORTS.echo)
   await dnat(lab, bobRouter, PORTS.natSource, b.ip, PORTS.source)
   for (const port of [PORTS.echo, PORTS.source]) await bob.api.post('/v1/exposes', { port, peer: 'alice', proto: 'tcp' })
-  const peer = await alice.api.post<PeerInfo>('/v1/peers/bob/connect')
+  let peer = await alice.api.post<PeerInfo>('/v1/peers/bob/connect')
   if (peer.state !== 'connected' || peer.path?.kind !== 'direct') throw new Error(`alice could not reach bob directly: ${JSON.stringify(peer)}`)
+  // The kernel TCP path follows the UDP one within a few seconds (P2PD_TCP=false: UDP only).
+  if (process.env.P2PD_TCP !== 'false') {
+    peer = await waitFor(async () => {
+      const p = (await alice.api.get<PeerInfo[]>('/v1/peers')).find((x) => x.name === 'bob')
+      return p?.path?.proto === 'tcp' ? p : null
+    }, { timeoutMs: 15_000, intervalMs: 50, what: 'the kernel TCP path to bob' })
+  }
   for (const [port, toPort] of [[PORTS.fwdEcho, PORTS.echo], [PORTS.fwdSource, PORTS.source]] as const) {
     await alice.api.post<ForwardInfo>('/v1/forwards', { port, peer: 'bob', toPort, proto: 'tcp' })
   }

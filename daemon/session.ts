@@ -160,7 +160,8 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     this.mux = mux
     mux.removeAllListeners('dead')
     mux.on('dead', () => this.onMuxDead())
-    if (!mux.info) this.onMuxDead()
+    // Streams waiting for a carrier (the TCP path died during the re-punch) get one here.
+    if (!mux.info && mux.size > 0) this.onMuxDead()
   }
 
   private makeMux(): Mux {

@@ -27,7 +27,8 @@ describe.skipIf(reason !== null)('IPv6 lab', () => {
     const { lab, nodes } = await freshLab()
     const a = await lab.host('a', await lab.router('cone', { ipv6: true }))
     const b = await lab.host('b', await lab.router('cone', { ipv6: true }))
-    const { alice, bob } = await forwardedPair(lab, nodes, a, b)
+    // UDP paths only: kernel TCP paths are IPv4 for now, and one would take over from the IPv6 path this is about.
+    const { alice, bob } = await forwardedPair(lab, nodes, a, b, { extra: ['--no-tcp'] })
     const iface = JSON.parse((await nodes.ctl(alice, ['interfaces', '--json'])).stdout) as { address: string; inUse: boolean }[]
     expect(iface.find((i) => i.address === a.ip6)).toMatchObject({ inUse: true })
     const c = await nodes.ctl(alice, ['connect', 'bob', '--json'])
