@@ -126,6 +126,7 @@ async function main(): Promise<void> {
       { metric: 'new connection: connect() to first echo byte, p99', unit: 'ms', p2pd: open.p2pd.open.p99, plain: open.plain.open.p99, digits: 3 },
       { metric: `time to direct path: p2pctl connect spawn -> connected, median of ${connects.length}`, unit: 'ms', p2pd: median(connects.map((c) => c.connectedMs)), plain: open.plain.connect.p50, plainNote: 'TCP connect() only', digits: 1 },
       { metric: 'time to direct path: p2pctl connect exit, median', unit: 'ms', p2pd: median(connects.map((c) => c.cliExitMs)), plain: null, plainNote: 'n/a', digits: 1 },
+      { metric: 'time to the kernel TCP path: connect request -> peers shows tcp (one run)', unit: 'ms', p2pd: topo.tcpPathMs, plain: null, plainNote: 'n/a', digits: 1 },
       { metric: `open ${mem.count} concurrent connections + one echo each`, unit: 'ms', p2pd: mem.openAllMs.p2pd, plain: mem.openAllMs.plain, digits: 0 },
       { metric: 'alice p2pd RSS, idle after connect', unit: 'MiB', p2pd: kib2mib(idle.alice), plain: null, plainNote: noProc, digits: 1 },
       { metric: 'bob p2pd RSS, idle after connect', unit: 'MiB', p2pd: kib2mib(idle.bob), plain: null, plainNote: noProc, digits: 1 },

@@ -22,6 +22,8 @@ export interface Topology {
   plain: Target
   /** alice's view of bob once connected. */
   path: PeerInfo['path']
+  /** From the connect request to the kernel TCP path (null: UDP only). */
+  tcpPathMs: number | null
 }
 
 /** Port-forward `wanPort` on the router's WAN to host:port, accepted ahead of the router's firewall. */
@@ -42,6 +44,7 @@ export async function buildTopology(lab: Lab, nodes: BenchNodes): Promise<Topolo
   await dnat(lab, bobRouter, PORTS.natEcho, b.ip, PORTS.echo)
   await dnat(lab, bobRouter, PORTS.natSource, b.ip, PORTS.source)
   for (const port of [PORTS.echo, PORTS.source]) await bob.api.post('/v1/exposes', { port, peer: 'alice', proto: 'tcp' })
+  const connectAt = performance.now()
   let peer = await alice.api.post<PeerInfo>('/v1/peers/bob/connect')
   if (peer.state !== 'connected' || peer.path?.kind !== 'direct') throw new Error(`alice could not reach bob directly: ${JSON.stringify(peer)}`)
   // The kernel TCP path follows the UDP one within a few seconds (P2PD_TCP=false: UDP only).
@@ -49,13 +52,14 @@ export async function buildTopology(lab: Lab, nodes: BenchNodes): Promise<Topolo
     peer = await waitFor(async () => {
       const p = (await alice.api.get<PeerInfo[]>('/v1/peers')).find((x) => x.name === 'bob')
       return p?.path?.proto === 'tcp' ? p : null
-    }, { timeoutMs: 15_000, intervalMs: 50, what: 'the kernel TCP path to bob' })
+    }, { timeoutMs: 15_000, intervalMs: 20, what: 'the kernel TCP path to bob' })
   }
+  const tcpPathMs = peer.path?.proto === 'tcp' ? performance.now() - connectAt : null
   for (const [port, toPort] of [[PORTS.fwdEcho, PORTS.echo], [PORTS.fwdSource, PORTS.source]] as const) {
     await alice.api.post<ForwardInfo>('/v1/forwards', { port, peer: 'bob', toPort, proto: 'tcp' })
   }
   return {
-    nodes, a, b, bobRouter, alice, bob, path: peer.path,
+    nodes, a, b, bobRouter, alice, bob, path: peer.path, tcpPathMs,
     p2pd: { kind: 'p2pd', host: '127.0.0.1', echoPort: PORTS.fwdEcho, sourcePort: PORTS.fwdSource },
     plain: { kind: 'plain', host: bobRouter.wan, echoPort: PORTS.natEcho, sourcePort: PORTS.natSource },
   }

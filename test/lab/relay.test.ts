@@ -140,7 +140,8 @@ describe.skipIf(reason !== null)('relay through the broker', () => {
     const { lab, nodes } = await freshLab()
     const ra = await lab.router('cone')
     const rb = await lab.router('cone')
-    const { alice, bob } = await forwardedPair(lab, nodes, await lab.host('a', ra), await lab.host('b', rb), { broker: ['--http', `${INTERNET.primary}:7080`] })
+    // UDP paths only (as blockedPair): a kernel TCP path would carry the streams past the UDP block.
+    const { alice, bob } = await forwardedPair(lab, nodes, await lab.host('a', ra), await lab.host('b', rb), { broker: ['--http', `${INTERNET.primary}:7080`], extra: ['--no-tcp'] })
     expect(await pathTo(nodes, alice, 'bob')).toMatchObject({ kind: 'direct' })
     const gate = join(tmpdir(), `p2pl-gate-${process.pid}-${Date.now()}`)
     try {
