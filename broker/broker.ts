@@ -206,7 +206,9 @@ export class Broker {
     }
     const limits = this.relay.table.limits
     const relay = { host: listenerHost, family: listenerHost.includes(':') ? 6 as const : 4 as const, port: r.port }
-    const body = { punchNonce: ask.punchNonce, relay, lifetimeS: limits.lifetimeS, rateBytesPerS: limits.rateBytesPerS }
+    // A second request for the same introduction gets what is left of the lifetime.
+    const lifetimeS = Math.max(1, Math.ceil((r.expiresAt - this.deps.clock.now()) / 1000))
+    const body = { punchNonce: ask.punchNonce, relay, lifetimeS, rateBytesPerS: limits.rateBytesPerS }
     this.send(msg({ type: 'relayAllocated', reqId: ask.reqId, ...body }, ask.from))
     this.send(msg({ type: 'relayAllocated', reqId: 0, ...body }, ask.peer.via))
   }

@@ -63,8 +63,8 @@ export class Relay {
     this.table = new RelayTable(deps.limits)
   }
 
-  /** Make (or find) the allocation for an introduction; resolves with its port or why not. */
-  async allocate(w: RelayWanted): Promise<{ ok: true; port: number } | { ok: false; reason: string }> {
+  /** Make (or find) the allocation for an introduction; resolves with its port and end time, or why not. */
+  async allocate(w: RelayWanted): Promise<{ ok: true; port: number; expiresAt: number } | { ok: false; reason: string }> {
     if (this.closed) return { ok: false, reason: 'the broker is stopping' }
     for (const o of w.observed) {
       const why = relayRefusal(o.host, this.deps.policy)
@@ -74,7 +74,7 @@ export class Relay {
     const r = this.table.reserve(w.id, keyToHex(w.keys[0]), keyToHex(w.keys[1]), w.listener, now)
     if (!r.ok) return this.refuse(r.reason)
     if (!r.fresh) {
-      if (r.alloc.port !== null) return { ok: true, port: r.alloc.port }
+      if (r.alloc.port !== null) return { ok: true, port: r.alloc.port, expiresAt: r.alloc.expiresAt }
       return { ok: false, reason: 'allocation in progress; retry' }
     }
     const host = w.listenerHost
@@ -104,7 +104,7 @@ export class Relay {
     this.table.setPort(w.id, port)
     this.made++
     this.deps.logger.info({ alloc: w.id.slice(0, 16), port }, 'relay allocation made')
-    return { ok: true, port }
+    return { ok: true, port, expiresAt: r.alloc.expiresAt }
   }
 
   /** End allocations past their lifetime or idle; close their sockets. */
