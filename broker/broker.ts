@@ -199,6 +199,7 @@ export class Broker {
       punchNonce: ask.punchNonce, id: keyToHex(ask.punchNonce), keys: [ask.requester.key, ask.peer.key],
       observed: [ask.requester.observed, ask.peer.observed], listener, listenerHost,
     })
+    if (!r.ok && r.pending) return
     if (!r.ok) {
       this.counters.refuse('RELAY_UNAVAILABLE')
       this.send(msg({ type: 'error', reqId: ask.reqId, code: BrokerErrorCode.RELAY_UNAVAILABLE, message: r.reason.slice(0, 64) }, ask.from))

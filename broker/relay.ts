@@ -64,7 +64,7 @@ export class Relay {
   }
 
   /** Make (or find) the allocation for an introduction; resolves with its port and end time, or why not. */
-  async allocate(w: RelayWanted): Promise<{ ok: true; port: number; expiresAt: number } | { ok: false; reason: string }> {
+  async allocate(w: RelayWanted): Promise<{ ok: true; port: number; expiresAt: number } | { ok: false; reason: string; pending?: boolean }> {
     if (this.closed) return { ok: false, reason: 'the broker is stopping' }
     for (const o of w.observed) {
       const why = relayRefusal(o.host, this.deps.policy)
@@ -75,7 +75,8 @@ export class Relay {
     if (!r.ok) return this.refuse(r.reason)
     if (!r.fresh) {
       if (r.alloc.port !== null) return { ok: true, port: r.alloc.port, expiresAt: r.alloc.expiresAt }
-      return { ok: false, reason: 'allocation in progress; retry' }
+      // The first request's socket is still binding: it answers both peers in a moment.
+      return { ok: false, reason: 'allocation in progress', pending: true }
     }
     const host = w.listenerHost
     const socket = (this.deps.createSocket ?? ((t) => dgram.createSocket(t)))(host.includes(':') ? 'udp6' : 'udp4')
