@@ -486,8 +486,8 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   }
 }
 
-// Point a secret-stream's UDX stream at a new remote address (and socket), keeping its stream ids.
-function moveRaw(s: NoiseSecretStream, socket: UDXSocket, remote: Addr): void {
+/** Point a secret-stream's UDX stream at a new remote address (and socket), keeping its stream ids. */
+export function moveRaw(s: NoiseSecretStream, socket: UDXSocket, remote: Addr): void {
   const raw = s.rawStream as unknown as UDXStream
   if (!raw || raw.destroyed || !raw.connected) return
   if (raw.socket === socket && raw.remoteHost !== null && sameAddr({ host: normalizeHost(raw.remoteHost), port: raw.remotePort }, remote)) return

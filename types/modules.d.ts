@@ -119,11 +119,14 @@ declare module 'udx-native' {
     readonly rtt: number
     readonly connected: boolean
     readonly bytesTransmitted: number
+    /** Bytes sent and not yet acked. */
+    readonly inflight: number
     readonly bytesReceived: number
     socket: UDXSocket | null
     userData: unknown
     connect(socket: UDXSocket, remoteId: number, port: number, host: string, opts?: { ack?: number }): void
-    changeRemote(socket: UDXSocket, remoteId: number, port: number, host: string): Promise<void>
+    /** Null when the change completed at once (nothing was in flight); throws while a change is pending. */
+    changeRemote(socket: UDXSocket, remoteId: number, port: number, host: string): Promise<void> | null
     setKeepalive(ms: number): void
     setInteractive(b: boolean): void
     send(buf: Uint8Array): Promise<boolean>
