@@ -195,6 +195,21 @@ export class Lab {
     return ip
   }
 
+  /** A second uplink for a running host: interface `ifname` on `router`'s LAN with a default
+   * route of higher metric (used when the first uplink is gone). Returns its address. */
+  async uplink(host: Host, router: Router, ifname = 'eth1', metric = 200): Promise<string> {
+    const ip = `${router.lan}.${router.nextHost++}`
+    await this.veth(host.ns, ifname, router.ns, `u${this.nextNs++}`, 'lanbr')
+    await nsExec(host.ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', ifname])
+    await nsExec(host.ns, ['ip', 'route', 'add', 'default', 'via', `${router.lan}.1`, 'metric', String(metric)])
+    return ip
+  }
+
+  /** Fault: a host's interface goes down (cable pulled, Wi-Fi gone); its routes go with it. */
+  async linkDown(host: Host, ifname: string): Promise<void> {
+    await nsExec(host.ns, ['ip', 'link', 'set', ifname, 'down'])
+  }
+
   /** Loss and rate limits on a router's WAN link (both directions). */
   async impair(r: Router, opts: LinkOptions): Promise<void> {
     if (opts.lossPct) {

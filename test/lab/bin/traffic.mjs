@@ -95,7 +95,14 @@ if (mode === 'server') {
         const b = data(Math.min(CHUNK, left, gate ? left - size / 2 : CHUNK))
         left -= b.length
         h.update(b)
-        if (!s.write(b)) return s.once('drain', pump)
+        if (!s.write(b)) {
+          // An upload's stall shows as the longest wait for the local socket to take more data.
+          const t = process.hrtime.bigint()
+          return s.once('drain', () => {
+            maxGapMs = Math.max(maxGapMs, Number(process.hrtime.bigint() - t) / 1e6)
+            pump()
+          })
+        }
       }
       sentSha = h.digest('hex')
       s.end()
@@ -107,7 +114,7 @@ if (mode === 'server') {
     const all = Buffer.concat(chunks)
     if (mode === 'upload') {
       const reply = all.toString()
-      console.log(JSON.stringify({ ok: reply === `${size} ${sentSha}`, bytes: size, ms, reply: reply.slice(0, 100) }))
+      console.log(JSON.stringify({ ok: reply === `${size} ${sentSha}`, bytes: size, ms, reply: reply.slice(0, 100), maxGapMs }))
     } else {
       const body = all.subarray(64)
       const sha = crypto.createHash('sha256').update(body).digest('hex')

@@ -1,0 +1,48 @@
+// A host with two uplinks (two LANs, two NATs): when the active one dies mid-transfer, the path
+// moves to the other and the broker registration follows; an upload completes, sha256-checked.
+import { describe, expect, it } from 'vitest'
+import { forwardedPair, labPerTest } from './nodes.js'
+import { labSkipReason } from './netns.js'
+import { transfer } from './traffic.js'
+import { waitFor } from '../helpers/wait-for.js'
+
+const MiB = 1024 * 1024
+const reason = await labSkipReason('the multi-homed lab')
+
+describe.skipIf(reason !== null)('a host with two uplinks', () => {
+  const freshLab = labPerTest()
+
+  // Data toward the host that moved (a download here) stalls for good: libudx retransmits the
+  // packets bob had in flight to alice's old address only, so bob's stream times out
+  // (test/integration/udx-change-remote.test.ts). Known failure until libudx re-stamps them.
+  const cases = [{ mode: 'upload', fails: false }, { mode: 'download', fails: true }] as const
+  for (const { mode, fails } of cases) (fails ? it.fails : it)(`killing the active uplink mid-${mode} moves the path to the other; 64 MiB completes sha256-equal`, async () => {
+    const { lab, nodes } = await freshLab()
+    const r1 = await lab.router('cone', { rateMbit: 200 })
+    const r2 = await lab.router('cone', { rateMbit: 200 })
+    const a = await lab.host('a', r1)
+    await lab.uplink(a, r2)
+    const b = await lab.host('b', await lab.router('cone', { rateMbit: 200 }))
+    const { alice, bob } = await forwardedPair(lab, nodes, a, b)
+    const status = async (): Promise<{ nat: { publicAddresses: string[] }; peers: { name: string; path: { local: string; remote: string } | null }[] }> =>
+      JSON.parse((await nodes.ctl(alice, ['status', '--json'])).stdout)
+    const moved = async (): Promise<number> => {
+      const f = (JSON.parse((await nodes.ctl(alice, ['forwards', '--json'])).stdout) as { bytesIn: number; bytesOut: number }[])[0]!
+      return f.bytesIn + f.bytesOut
+    }
+    // Both uplinks are announced; the path starts on the first (lower-metric) one.
+    const before = await status()
+    expect(before.nat.publicAddresses.map((x) => x.split(':')[0])).toEqual([r1.wan])
+    expect(before.peers.find((p) => p.name === 'bob')?.path?.local).toMatch(new RegExp(`^${a.ip.replace(/\./g, '\\.')}:`))
+    const running = transfer(lab, a, mode, 9100, 64 * MiB, 30_000)
+    await waitFor(async () => (await moved()) > 8 * MiB, { timeoutMs: 30_000, intervalMs: 50, what: 'the transfer under way' })
+    await lab.linkDown(a, 'eth0')
+    const done = await running
+    expect(done, `${JSON.stringify(done)}\nalice: ${alice.err().slice(-4000)}\nbob: ${bob.err().slice(-4000)}`).toMatchObject({ ok: true, bytes: 64 * MiB })
+    console.log(`uplink killed mid-${mode}: longest stall ${done.maxGapMs?.toFixed(0)} ms, transfer ${done.ms.toFixed(0)} ms`)
+    // The path and the broker registration now go out through the second NAT.
+    const after = await status()
+    expect(after.peers.find((p) => p.name === 'bob')?.path?.local).not.toMatch(new RegExp(`^${a.ip.replace(/\./g, '\\.')}:`))
+    await waitFor(async () => (await status()).nat.publicAddresses.some((x) => x.startsWith(`${r2.wan}:`)), { timeoutMs: 10_000, what: 'the broker to see the second uplink' })
+  }, 120_000)
+})
