@@ -64,6 +64,24 @@ describe.skipIf(reason !== null)('paths that heal (cone/cone)', () => {
     }, 120_000)
   }
 
+  // The second move finds the streams on the session the first move made (an idle or ack-only
+  // stream's move once aborted the hand-over and left them on the replaced session).
+  it('bob (exposing): a NAT that changes its WAN address twice mid-download: 128 MiB completes, sha256-equal', async () => {
+    const s = await setup(200)
+    const running = transfer(s.lab, s.a, 'download', 9100, 128 * MiB)
+    let mark = 8 * MiB
+    for (let i = 0; i < 2; i++) {
+      await waitFor(async () => (await bytesMoved(s)) > mark, { timeoutMs: 30_000, intervalMs: 50, what: 'the transfer under way' })
+      const before = await remoteOf(s)
+      await s.lab.changeWan(s.rb)
+      await waitFor(async () => (await remoteOf(s)) !== before, { timeoutMs: 20_000, intervalMs: 100, what: 'the path moved' })
+      mark = (await bytesMoved(s)) + 8 * MiB
+    }
+    const done = await running
+    expect(done, `${JSON.stringify(done)}\nalice: ${s.alice.err().slice(-3000)}\nbob: ${s.bob.err().slice(-3000)}`).toMatchObject({ ok: true, bytes: 128 * MiB })
+    console.log(`bob's NAT changes its WAN address twice mid-download: longest stall ${done.maxGapMs?.toFixed(0)} ms, transfer ${done.ms.toFixed(0)} ms`)
+  }, 120_000)
+
   it('idle for three times the NAT UDP timeout: the path carries data at once afterwards', async () => {
     const s = await setup()
     for (const r of [s.ra, s.rb]) {
