@@ -23,7 +23,7 @@ describe.skipIf(reason !== null)('a host with two uplinks', () => {
     const a = await lab.host('a', r1)
     await lab.uplink(a, r2)
     const b = await lab.host('b', await lab.router('cone', { rateMbit: 200 }))
-    const { alice, bob } = await forwardedPair(lab, nodes, a, b)
+    const { alice, bob } = await forwardedPair(lab, nodes, a, b, { extra: ['--no-tcp'] })
     const status = async (): Promise<{ nat: { publicAddresses: string[] }; peers: { name: string; path: { local: string; remote: string } | null }[] }> =>
       JSON.parse((await nodes.ctl(alice, ['status', '--json'])).stdout)
     const moved = async (): Promise<number> => {
