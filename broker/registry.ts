@@ -15,6 +15,7 @@ import { ReplayGuard } from '../protocol/replay.js'
 import { BrokerErrorCode, MAX_ERROR_TEXT, decodeMessage, encodeMessage, verifySigned, type Connect, type NatMapping, type Register, type RelayRequest, type Unregister, type WireMessage } from '../protocol/wire.js'
 import { normalizeHost } from '../common/lifecycle.js'
 import { Counters } from './counters.js'
+import { IntroMemory } from './intro-memory.js'
 
 /** Where a datagram came from: the listener it arrived on and the sender as that socket saw it. */
 export interface Source {
@@ -88,15 +89,6 @@ export interface RegistryOptions {
   relay?: boolean
 }
 
-// Introductions are remembered this long for RELAY_REQUEST (a punch, then its re-tries).
-const INTRO_MEMORY_MS = 120_000
-
-interface RecentIntro {
-  punchNonce: Uint8Array
-  targetHex: string
-  at: number
-}
-
 type ErrorName = keyof typeof BrokerErrorCode
 const EMPTY: Outcome = { sends: [], namesChanged: false }
 
@@ -104,8 +96,6 @@ const EMPTY: Outcome = { sends: [], namesChanged: false }
 export class Registry {
   readonly leaseS: number
   readonly counters: Counters
-  private readonly random: (n: number) => Uint8Array
-  private readonly retryMs: number
   private readonly maxRegistrations: number
   private readonly maxNames: number
   private readonly guard: ReplayGuard
@@ -113,17 +103,13 @@ export class Registry {
   private readonly names = new Map<string, string>()
   // Observed "host:port" -> keys registered from it: the addresses a reply may be large to.
   private readonly byObserved = new Map<string, Set<string>>()
-  // "requesterHex:reqId" -> the introduction made, in time order.
-  private readonly recent = new Map<string, RecentIntro>()
-  // Punch nonce hex -> the two keys it introduced, in time order (what a relay may serve).
-  private readonly intros = new Map<string, { a: string; b: string; at: number }>()
+  private readonly intros: IntroMemory
   private readonly relay: boolean
 
   constructor(opts: RegistryOptions) {
-    this.random = opts.random
     this.leaseS = opts.leaseS ?? 90
-    this.retryMs = opts.retryMs ?? 10_000
     this.maxRegistrations = opts.maxRegistrations ?? 100_000
+    this.intros = new IntroMemory({ random: opts.random, retryMs: opts.retryMs ?? 10_000, max: this.maxRegistrations })
     this.maxNames = opts.maxNames ?? 100_000
     this.counters = opts.counters ?? new Counters()
     this.relay = opts.relay ?? false
@@ -177,14 +163,7 @@ export class Registry {
         n++
       }
     }
-    for (const [id, intro] of this.recent) {
-      if (now - intro.at <= this.retryMs) break
-      this.recent.delete(id)
-    }
-    for (const [id, intro] of this.intros) {
-      if (now - intro.at <= INTRO_MEMORY_MS) break
-      this.intros.delete(id)
-    }
+    this.intros.sweep(now)
     return n
   }
 
@@ -260,8 +239,9 @@ export class Registry {
     const target = this.resolve(msg.target, now)
     if (target === undefined) return this.refuse(msg.reqId, from, 'UNKNOWN_PEER', `no peer ${targetLabel(msg.target)} is registered`)
     if (target.keyHex === requester.keyHex) return this.refuse(msg.reqId, from, 'BAD_REQUEST', 'cannot connect to yourself')
-    const punchNonce = this.punchNonceFor(requester.keyHex, msg.reqId, target.keyHex, now, verdict.retry)
-    this.rememberIntro(keyToHex(punchNonce), requester.keyHex, target.keyHex, now)
+    const { punchNonce, fresh } = this.intros.nonceFor(requester.keyHex, msg.reqId, target.keyHex, now, verdict.retry)
+    if (fresh) this.counters.introductions++
+    this.intros.remember(keyToHex(punchNonce), requester.keyHex, target.keyHex, now)
     // Both sides are told in the same tick so that they start punching at the same moment.
     const toTarget = this.reply(target.via, {
       type: 'introduce', reqId: 0, peerKey: requester.key, peerName: requester.name,
@@ -283,22 +263,12 @@ export class Registry {
     const peer = this.lookup(msg.peerKey, now)
     if (peer === undefined) return this.refuse(msg.reqId, from, 'UNKNOWN_PEER', 'the peer is not registered')
     // Only a pair this broker introduced, with that very nonce: no relaying to whoever one names.
-    const intro = this.intros.get(keyToHex(msg.punchNonce))
+    const intro = this.intros.pair(keyToHex(msg.punchNonce))
     const pair = intro === undefined ? [] : [intro.a, intro.b]
     if (!pair.includes(requester.keyHex) || !pair.includes(peer.keyHex) || requester.keyHex === peer.keyHex) {
       return this.refuse(msg.reqId, from, 'BAD_REQUEST', 'no such introduction between these peers')
     }
     return { sends: [], namesChanged: false, relay: { reqId: msg.reqId, punchNonce: msg.punchNonce, requester, peer, from: { ...from } } }
-  }
-
-  private rememberIntro(id: string, a: string, b: string, now: number): void {
-    this.intros.delete(id)
-    this.intros.set(id, { a, b, at: now })
-    while (this.intros.size > this.maxRegistrations) {
-      const oldest = this.intros.keys().next()
-      if (oldest.done === true) break
-      this.intros.delete(oldest.value)
-    }
   }
 
   private unregister(msg: Unregister, datagram: Uint8Array, from: Source, now: number): Outcome {
@@ -330,26 +300,6 @@ export class Registry {
     const reg = this.lookup(keyHex, now)
     // Only a peer currently registered under that name answers to it.
     return reg !== undefined && reg.name === target ? reg : undefined
-  }
-
-  // Only a true retry (the identical signed datagram) reuses the nonce: a restarted daemon may
-  // reuse a reqId with a new request, and must get a new introduction.
-  private punchNonceFor(requesterHex: string, reqId: number, targetHex: string, now: number, retry: boolean): Uint8Array {
-    const id = `${requesterHex}:${reqId}`
-    const prev = this.recent.get(id)
-    if (retry && prev !== undefined && prev.targetHex === targetHex && now - prev.at <= this.retryMs) return prev.punchNonce
-    this.recent.delete(id)
-    const punchNonce = this.random(32)
-    if (punchNonce.length !== 32) throw new RangeError('random(32) returned the wrong length')
-    this.recent.set(id, { punchNonce, targetHex, at: now })
-    // Bounded: the oldest go first (the sweep also trims them by age).
-    while (this.recent.size > this.maxRegistrations) {
-      const oldest = this.recent.keys().next()
-      if (oldest.done === true) break
-      this.recent.delete(oldest.value)
-    }
-    this.counters.introductions++
-    return punchNonce
   }
 
   private refuse(reqId: number, to: Source, code: ErrorName, message: string): Outcome {
