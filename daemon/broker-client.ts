@@ -40,6 +40,9 @@ export class BrokerClient extends EventEmitter {
   private state: BrokerInfo['state'] = 'registering'
   private rttMs: number | null = null
   private publicAddress: Addr | null = null
+  private silentSince: number | null = null
+  // When the current mapping was first seen: mappings in order of creation tell a sequential allocator.
+  private publicSince = 0
   private timer: NodeJS.Timeout | null = null
   // Random start: request ids of a restarted daemon do not meet its previous ones.
   private reqId = randomInt(1, 0x7fffffff)
@@ -86,9 +89,35 @@ export class BrokerClient extends EventEmitter {
     return this.publicAddress
   }
 
+  /** What this broker saw of our endpoint: its address, our mapping, since when (for NAT classification). */
+  observation(): { server: Addr; observed: Addr; since: number } | null {
+    return this.resolved && this.publicAddress ? { server: this.resolved, observed: this.publicAddress, since: this.publicSince } : null
+  }
+
+  /** Register again now and resolve when this broker answers (false after `timeoutMs`): a fresh RTT. */
+  probeNow(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.off('registered', ok)
+        resolve(false)
+      }, timeoutMs)
+      const ok = (): void => {
+        clearTimeout(t)
+        resolve(true)
+      }
+      this.once('registered', ok)
+      this.refreshNow()
+    })
+  }
+
   /** Whether this datagram came from this broker. */
   owns(from: Addr): boolean {
     return this.resolved !== null && sameAddr(this.resolved, from)
+  }
+
+  /** Whether a request to this broker went unanswered since its last answer. */
+  get silent(): boolean {
+    return this.silentSince !== null
   }
 
   /** Whether we hold a live registration. */
@@ -102,17 +131,17 @@ export class BrokerClient extends EventEmitter {
   }
 
   /** Ask to be introduced to `target` (key or name); resolves with our side's introduction. */
-  connect(target: Uint8Array | string): Promise<Introduce> {
-    return this.request(this.pendingConnects, (reqId) => ({ type: 'connect', reqId, key: this.opts.keyPair.publicKey, target, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
+  connect(target: Uint8Array | string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<Introduce> {
+    return this.request(this.pendingConnects, timeoutMs, (reqId) => ({ type: 'connect', reqId, key: this.opts.keyPair.publicKey, target, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
   }
 
   /** Ask for a relay shared with `peerKey` for the introduction `punchNonce`. */
   relay(peerKey: Uint8Array, punchNonce: Uint8Array): Promise<RelayAllocated> {
-    return this.request(this.pendingRelays, (reqId) => ({ type: 'relayRequest', reqId, key: this.opts.keyPair.publicKey, peerKey, punchNonce, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
+    return this.request(this.pendingRelays, CONNECT_TIMEOUT_MS, (reqId) => ({ type: 'relayRequest', reqId, key: this.opts.keyPair.publicKey, peerKey, punchNonce, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
   }
 
   // A signed request, re-sent identically until answered (the broker treats a copy as a retry).
-  private request<M>(pending: Map<number, { resolve: (m: M) => void; reject: (e: Error) => void }>, make: (reqId: number) => Parameters<typeof encodeSigned>[0]): Promise<M> {
+  private request<M>(pending: Map<number, { resolve: (m: M) => void; reject: (e: Error) => void }>, timeoutMs: number, make: (reqId: number) => Parameters<typeof encodeSigned>[0]): Promise<M> {
     const to = this.resolved
     if (to === null || this.state !== 'registered') {
       return Promise.reject(new AppError('NO_BROKER', `not registered with broker ${this.info().address}`, 'check the broker address and that it is running: p2pctl status'))
@@ -121,7 +150,13 @@ export class BrokerClient extends EventEmitter {
     const datagram = encodeSigned(make(reqId), this.opts.keyPair.secretKey)
     return new Promise<M>((resolve, reject) => {
       const resend = setInterval(() => this.opts.endpoint.send(datagram, to), CONNECT_RETRY_MS)
-      const timeout = setTimeout(() => done(new AppError('NO_BROKER', `broker ${this.info().address} did not answer in ${CONNECT_TIMEOUT_MS / 1000} s`, 'check the broker: p2pctl status')), CONNECT_TIMEOUT_MS)
+      const timeout = setTimeout(() => {
+        // Silent until it answers again: connects try the other brokers first, and the
+        // registration is checked now rather than at the next refresh.
+        this.silentSince ??= Date.now()
+        this.refreshNow()
+        done(new AppError('NO_BROKER', `broker ${this.info().address} did not answer in ${timeoutMs / 1000} s`, 'check the broker: p2pctl status'))
+      }, timeoutMs)
       const done = (err: Error | null, m?: M): void => {
         clearInterval(resend)
         clearTimeout(timeout)
@@ -148,9 +183,11 @@ export class BrokerClient extends EventEmitter {
         const p = this.pendingRegister
         if (p === null || p.reqId !== msg.reqId) return
         this.pendingRegister = null
+        this.silentSince = null
         this.rttMs = Date.now() - p.sentAt
         const changed = this.state !== 'registered' || this.publicAddress === null || !sameAddr(this.publicAddress, msg.observed)
         this.state = 'registered'
+        if (this.publicAddress === null || !sameAddr(this.publicAddress, msg.observed)) this.publicSince = Date.now()
         this.publicAddress = { host: msg.observed.host, port: msg.observed.port }
         this.emit('registered')
         if (changed) this.emit('change', this.info())

@@ -9,6 +9,7 @@ import { formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { BrokerClient } from './broker-client.js'
 import type { Connector, Punched } from './connector.js'
+import { introduceVia } from './introducer.js'
 import type { Endpoint } from './endpoint.js'
 import type { Counters } from './counters.js'
 import { PeerSession, type CheckHandler, type OpenHandler } from './session.js'
@@ -156,14 +157,10 @@ export class PeerManager {
     const progress = (k: string | null, stage: PunchStage, detail: string): void => this.deps.emit({ type: 'punch', peer: k ? this.nameOf(k) ?? k : spec, stage, detail })
 
     const attempt = (async (): Promise<PeerSession> => {
-      const broker = this.deps.brokers().find((b) => b.registered)
-      if (!broker) {
-        throw new AppError('NO_BROKER', 'not registered with any broker', this.deps.brokers().length === 0 ? 'start p2pd with --broker HOST:PORT' : 'check the brokers: p2pctl status')
-      }
-      progress(key, 'lookup', `asking broker ${broker.info().address} to introduce ${label}`)
-      const intro = await broker.connect(target).catch((err: unknown) => {
+      // Through any live broker: the first that answers introduces us.
+      const { broker, intro } = await introduceVia(this.deps.brokers(), target, (b) => progress(key, 'lookup', `asking broker ${b.info().address} to introduce ${label}`)).catch((err: unknown) => {
         if (!key && (err as AppError).code === 'PEER_OFFLINE') {
-          throw new AppError('PEER_UNKNOWN', `unknown peer ${spec}: no peer of that name is pinned here or registered with broker ${broker.info().address}`, `check the name (p2pctl peers), or pin its key: p2pctl peer add ${spec} KEY`)
+          throw new AppError('PEER_UNKNOWN', `unknown peer ${spec}: no peer of that name is pinned here or registered with any of our brokers`, `check the name (p2pctl peers), or pin its key: p2pctl peer add ${spec} KEY`)
         }
         throw err
       })
