@@ -10,6 +10,7 @@ import { register as forwards } from './commands/forwards.js'
 import { register as id } from './commands/id.js'
 import { register as interfaces } from './commands/interfaces.js'
 import { register as nc } from './commands/nc.js'
+import { register as netcheck } from './commands/netcheck.js'
 import { register as peer } from './commands/peer.js'
 import { register as peers } from './commands/peers.js'
 import { register as ping } from './commands/ping.js'
@@ -38,7 +39,7 @@ export function buildProgram(): Command {
     .configureOutput({
       outputError: (str, write) => write(`p2pctl: ${str.replace(/^error: /, '').trimEnd()}\n${USAGE_HINT}\n`),
     })
-  for (const reg of [status, id, interfaces, peers, peer, connect, ping, forward, forwards, unforward, expose, unexpose, exposes, nc, watch]) reg(program)
+  for (const reg of [status, id, interfaces, peers, peer, connect, ping, forward, forwards, unforward, expose, unexpose, exposes, nc, watch, netcheck]) reg(program)
   program.addHelpText('after', `
 Examples:
   $ p2pctl status

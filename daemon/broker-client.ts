@@ -151,10 +151,8 @@ export class BrokerClient extends EventEmitter {
     return new Promise<M>((resolve, reject) => {
       const resend = setInterval(() => this.opts.endpoint.send(datagram, to), CONNECT_RETRY_MS)
       const timeout = setTimeout(() => {
-        // Silent until it answers again: connects try the other brokers first, and the
-        // registration is checked now rather than at the next refresh.
+        // Silent until it answers again: connects try the other brokers first.
         this.silentSince ??= Date.now()
-        this.refreshNow()
         done(new AppError('NO_BROKER', `broker ${this.info().address} did not answer in ${timeoutMs / 1000} s`, 'check the broker: p2pctl status'))
       }, timeoutMs)
       const done = (err: Error | null, m?: M): void => {

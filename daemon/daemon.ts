@@ -4,10 +4,12 @@ import { EventEmitter } from 'node:events'
 import { keyToHex, type KeyPair } from '../protocol/identity.js'
 import { DEFAULT_PUNCH, type Addr } from '../protocol/punch.js'
 import type { NatMapping, RelayAllocated } from '../protocol/wire.js'
+import { classifyNat, type NatClassification } from '../protocol/nat-classify.js'
+import { Netcheck } from './netcheck.js'
 import { formatHostPort, normalizeHost, parseHostPort } from '../common/lifecycle.js'
 import { AppError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
-import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, PeerPipe, StatusInfo } from './api/types.js'
+import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, NetcheckInfo, PeerInfo, PeerPipe, StatusInfo } from './api/types.js'
 import { DatagramChannel } from './datagram-channel.js'
 import { BrokerClient } from './broker-client.js'
 import { Connector } from './connector.js'
@@ -61,6 +63,7 @@ export class Daemon implements DaemonApi {
   private ifaceTimer: NodeJS.Timeout | null = null
   private announcedNat: NatMapping = 'unknown'
   private readonly localIfaces: LocalInterfaces
+  private readonly netchecker: Netcheck
 
   constructor(
     private readonly opts: DaemonOptions,
@@ -74,6 +77,7 @@ export class Daemon implements DaemonApi {
     this.emit = emit
     this.localIfaces = new LocalInterfaces({ filter: new InterfaceFilter(opts.interfacesAllow, opts.interfacesDeny), logger: log.child({ component: 'interfaces' }) })
     this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
+    this.netchecker = new Netcheck({ brokers: () => this.brokers, endpoint: this.endpoint, keyPair: deps.keyPair, classify: () => this.natClassification(), addresses: () => this.localIfaces.addresses() })
     this.relayClient = new RelayClient({ endpoint: this.endpoint, keyPair: deps.keyPair, logger: log.child({ component: 'relay' }), counters: this.counters })
     this.connector = new Connector({
       endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,
@@ -102,6 +106,7 @@ export class Daemon implements DaemonApi {
       switch (msg.type) {
         case 'probe':
         case 'probeAck':
+          if (this.netchecker.claim(msg)) return
           this.connector.handleProbe(msg, raw, from, socket)
           return
         case 'relayBound':
@@ -213,7 +218,7 @@ export class Daemon implements DaemonApi {
     return {
       name: this.opts.name, key: this.keyHex, version: this.opts.version, uptimeS: Math.floor((Date.now() - this.startedAt) / 1000),
       brokers: this.brokers.map((b) => b.info()),
-      nat: { mapping: this.natMapping(), publicAddresses },
+      nat: { ...this.natClassification(), publicAddresses },
       interfaces: this.interfaceList(), peers: this.peers(), forwards: this.forwards(),
     }
   }
@@ -314,6 +319,10 @@ export class Daemon implements DaemonApi {
     }
   }
 
+  netcheck(): Promise<NetcheckInfo> {
+    return this.netchecker.run()
+  }
+
   async metrics(): Promise<{ contentType: string; text: string }> {
     return { contentType: this.metricsView.contentType, text: await this.metricsView.render() }
   }
@@ -350,12 +359,14 @@ export class Daemon implements DaemonApi {
   }
 
   private natMapping(): NatMapping {
-    const seen = this.brokers.map((b) => b.observed()).filter((a): a is Addr => a !== null)
-    if (seen.length === 0) return 'unknown'
-    const local = this.hostCandidates()
-    if (seen.every((s) => local.some((l) => l.host === s.host && l.port === s.port)) || seen.every((s) => s.host.startsWith('127.'))) return 'none'
-    if (seen.length < 2) return 'unknown'
-    return seen.every((s) => s.port === seen[0]!.port && s.host === seen[0]!.host) ? 'endpoint-independent' : 'endpoint-dependent'
+    return this.natClassification().mapping
+  }
+
+  /** Our NAT's mapping behaviour and allocation pattern, from what the brokers observed. */
+  natClassification(): NatClassification {
+    const port = this.endpoint.address().port
+    const seen = this.brokers.map((b) => b.observation()).filter((o) => o !== null)
+    return classifyNat(seen.map((o) => ({ server: o.server, localPort: port, observed: o.observed, at: o.since })), this.hostCandidates().map((h) => h.host))
   }
 }
 

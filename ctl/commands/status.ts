@@ -12,7 +12,8 @@ export function register(program: Command): void {
       const ctx = contextOf(self)
       const s = await ctx.client.get<StatusInfo>('/v1/status')
       if (ctx.json) return ctx.printJson(s)
-      const nat = s.nat.publicAddresses.length > 0 ? `${s.nat.mapping} (public ${s.nat.publicAddresses.join(', ')})` : s.nat.mapping
+      const alloc = s.nat.allocation === 'unknown' || s.nat.allocation === 'none' ? '' : `, ${s.nat.allocation} ports`
+      const nat = s.nat.publicAddresses.length > 0 ? `${s.nat.mapping}${alloc} (public ${s.nat.publicAddresses.join(', ')})` : `${s.nat.mapping}${alloc}`
       ctx.out(fmt.pairs([
         ['name', s.name], ['key', s.key], ['version', s.version], ['uptime', fmt.duration(s.uptimeS)], ['nat', nat],
         ['interfaces', `${s.interfaces.filter((i) => i.inUse).length} in use of ${s.interfaces.length}`],

@@ -13,6 +13,7 @@ import { registerExposeRoutes } from './routes/exposes.js'
 import { registerForwardRoutes } from './routes/forwards.js'
 import { registerInfoRoutes } from './routes/info.js'
 import { registerMetricsRoute } from './routes/metrics.js'
+import { registerNetcheckRoute } from './routes/netcheck.js'
 import { registerPeerRoutes } from './routes/peers.js'
 import type { ApiApp } from './routes/typed.js'
 import type { DaemonApi } from './types.js'
@@ -63,6 +64,7 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   registerExposeRoutes(app, deps.api)
   registerEventRoutes(app, deps.api)
   registerMetricsRoute(app, deps.api)
+  registerNetcheckRoute(app, deps.api)
   registerNcRoutes(app, deps.api)
   app.get('/v1/openapi.json', {
     schema: { summary: 'This document', tags: ['daemon'] },

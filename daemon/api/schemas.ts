@@ -94,6 +94,12 @@ export const InterfaceInfo = Type.Object({
   operstate: Nullable(Type.String()),
 })
 
+/** How our NAT maps: one external port for every destination, one per destination, no NAT, or not known yet. */
+export const NatMappingSchema = Type.Union([Type.Literal('endpoint-independent'), Type.Literal('endpoint-dependent'), Type.Literal('none'), Type.Literal('unknown')])
+
+/** How our NAT picks external ports. */
+export const NatAllocationSchema = Type.Union([Type.Literal('none'), Type.Literal('port-preserving'), Type.Literal('sequential'), Type.Literal('random'), Type.Literal('unknown')])
+
 /** Everything `p2pctl status` shows. */
 export const StatusInfo = Type.Object({
   name: Type.String(),
@@ -102,12 +108,29 @@ export const StatusInfo = Type.Object({
   uptimeS: Type.Number(),
   brokers: Type.Array(BrokerInfo),
   nat: Type.Object({
-    mapping: Type.Union([Type.Literal('endpoint-independent'), Type.Literal('endpoint-dependent'), Type.Literal('none'), Type.Literal('unknown')]),
+    mapping: NatMappingSchema,
+    allocation: NatAllocationSchema,
     publicAddresses: Type.Array(Type.String()),
   }),
   interfaces: Type.Array(InterfaceInfo),
   peers: Type.Array(PeerInfo),
   forwards: Type.Array(ForwardInfo),
+})
+
+/** What `p2pctl netcheck` reports. */
+export const NetcheckInfo = Type.Object({
+  brokers: Type.Array(Type.Object({ address: Type.String(), reachable: Type.Boolean(), rttMs: Nullable(Type.Number()), publicAddress: Nullable(Type.String()) })),
+  nat: Type.Object({
+    mapping: NatMappingSchema,
+    allocation: NatAllocationSchema,
+    publicAddresses: Type.Array(Type.String()),
+    hairpin: Type.Union([Type.Literal('yes'), Type.Literal('no'), Type.Literal('unknown')]),
+  }),
+  interfaces: Type.Array(Type.Object({
+    name: Type.String(), address: Type.String(), family: Type.Union([Type.Literal(4), Type.Literal(6)]), inUse: Type.Boolean(), towardBrokers: Type.Boolean(),
+    mapping: Nullable(NatMappingSchema), allocation: Nullable(NatAllocationSchema),
+  })),
+  ipv6: Type.Object({ reachable: Type.Union([Type.Literal('yes'), Type.Literal('no'), Type.Literal('unknown')]), addresses: Type.Array(Type.String()), reason: Type.String() }),
 })
 
 /** This daemon's identity. */
@@ -187,6 +210,7 @@ export type ExposeInfo = Static<typeof ExposeInfo>
 export type BrokerInfo = Static<typeof BrokerInfo>
 export type InterfaceInfo = Static<typeof InterfaceInfo>
 export type StatusInfo = Static<typeof StatusInfo>
+export type NetcheckInfo = Static<typeof NetcheckInfo>
 export type IdInfo = Static<typeof IdInfo>
 export type PingResult = Static<typeof PingResult>
 export type DaemonEvent = Static<typeof DaemonEvent>
@@ -202,6 +226,6 @@ const _same: [
   Same<ExposeInfo, T.ExposeInfo>, Same<BrokerInfo, T.BrokerInfo>, Same<InterfaceInfo, T.InterfaceInfo>,
   Same<StatusInfo, T.StatusInfo>, Same<DaemonEvent, T.DaemonEvent>, Same<AddForwardRequest, T.AddForwardRequest>,
   Same<AddExposeRequest, T.AddExposeRequest>, Same<IdInfo, ReturnType<T.DaemonApi['id']>>,
-  Same<PingResult, Awaited<ReturnType<T.DaemonApi['ping']>>>,
-] = [true, true, true, true, true, true, true, true, true, true, true, true]
+  Same<PingResult, Awaited<ReturnType<T.DaemonApi['ping']>>>, Same<NetcheckInfo, T.NetcheckInfo>,
+] = [true, true, true, true, true, true, true, true, true, true, true, true, true]
 void _same

@@ -1,6 +1,28 @@
 // The contract between the daemon core and its control API. The API layer (routes, schemas)
 // depends only on this file and common/errors.ts; the core implements DaemonApi.
 
+/** How our NAT maps: one external port for every destination, one per destination, no NAT, or not known yet. */
+export type NatMappingKind = 'endpoint-independent' | 'endpoint-dependent' | 'none' | 'unknown'
+
+/** How our NAT picks external ports (port-preserving, sequential = predictable, random). */
+export type NatAllocationKind = 'none' | 'port-preserving' | 'sequential' | 'random' | 'unknown'
+
+/** What `p2pctl netcheck` reports: a fresh look at brokers, NAT, interfaces, IPv6 and hairpinning. */
+export interface NetcheckInfo {
+  /** Each broker after a fresh registration round trip. */
+  brokers: { address: string; reachable: boolean; rttMs: number | null; publicAddress: string | null }[]
+  nat: {
+    mapping: NatMappingKind
+    allocation: NatAllocationKind
+    publicAddresses: string[]
+    /** Does our NAT pass a packet from inside to its own public address back in? */
+    hairpin: 'yes' | 'no' | 'unknown'
+  }
+  /** Per interface address: the NAT verdict applies to the ones the brokers are reached through. */
+  interfaces: { name: string; address: string; family: 4 | 6; inUse: boolean; towardBrokers: boolean; mapping: NatMappingKind | null; allocation: NatAllocationKind | null }[]
+  ipv6: { reachable: 'yes' | 'no' | 'unknown'; addresses: string[]; reason: string }
+}
+
 /** One transport path to a peer. */
 export interface PathInfo {
   kind: 'direct' | 'relay'
@@ -103,7 +125,7 @@ export interface StatusInfo {
   version: string
   uptimeS: number
   brokers: BrokerInfo[]
-  nat: { mapping: 'endpoint-independent' | 'endpoint-dependent' | 'none' | 'unknown'; publicAddresses: string[] }
+  nat: { mapping: NatMappingKind; allocation: NatAllocationKind; publicAddresses: string[] }
   interfaces: InterfaceInfo[]
   peers: PeerInfo[]
   forwards: ForwardInfo[]
@@ -195,6 +217,8 @@ export interface DaemonApi {
   openPipe(peer: string, proto: 'tcp' | 'udp', host: string, port: number): Promise<PeerPipe>
   /** Subscribe to events; returns the unsubscribe function. */
   subscribe(listener: (event: DaemonEvent) => void): () => void
+  /** A fresh network check (takes a second or two); without it GET /v1/netcheck answers 404. */
+  netcheck?(): Promise<NetcheckInfo>
   /** Prometheus text for GET /metrics; without it the route answers 404. */
   metrics?(): Promise<{ contentType: string; text: string }>
 }

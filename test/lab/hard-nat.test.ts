@@ -1,6 +1,7 @@
-// Past a hard NAT: a cone (endpoint-independent) side and a symmetric (--random-fully) side find
-// a direct path by many-port probing, in both directions, over repeated fresh connects; the
-// session runs on the hard side's winning extra socket and carries sha256-checked data.
+// Past a hard NAT: netcheck classifies each NAT; a cone (endpoint-independent) side and a
+// symmetric (--random-fully) side find a direct path by many-port probing, in both directions,
+// over repeated fresh connects; the session runs on the hard side's winning extra socket and
+// carries sha256-checked data.
 import { request } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { INTERNET, type Host, type Lab } from './lab.js'
@@ -13,6 +14,15 @@ const MiB = 1024 * 1024
 const ATTEMPTS = 10
 const reason = await labSkipReason('the hard-NAT lab')
 const BROKERS = [`${INTERNET.primary}:7000`, `${INTERNET.secondary}:7001`]
+// Many-port punching is about UDP: no kernel TCP paths, so the data below runs on the punched socket.
+const UDP_ONLY = ['--no-tcp']
+
+interface NetcheckInfo {
+  brokers: { address: string; reachable: boolean; rttMs: number | null }[]
+  nat: { mapping: string; allocation: string; hairpin: string }
+  interfaces: { towardBrokers: boolean; mapping: string | null }[]
+  ipv6: { reachable: string }
+}
 
 interface PeerView { name: string; state: string; path: { kind: string; remote: string; local: string } | null }
 
@@ -79,14 +89,42 @@ describe.skipIf(reason !== null)('hard NATs: many-port punching', () => {
     return { cone: await lab.host('c', await lab.router('cone')), sym: await lab.host('s', await lab.router('symmetric')) }
   }
 
+  it('netcheck tells cone, symmetric and public apart: mapping, allocation, broker RTTs, hairpin, IPv6', async () => {
+    const { lab, nodes } = await freshLab()
+    const { cone, sym } = await scene(lab, nodes)
+    const pub = await lab.host('p', null)
+    const checks: Record<string, NetcheckInfo> = {}
+    for (const [name, host] of [['cone', cone], ['sym', sym], ['pub', pub]] as const) {
+      const d = await nodes.daemon(name, host, { brokers: BROKERS, extra: UDP_ONLY })
+      await natOf(nodes, d)
+      const r = await nodes.ctl(d, ['netcheck', '--json'])
+      expect(r.code, r.stderr).toBe(0)
+      checks[name] = JSON.parse(r.stdout) as NetcheckInfo
+      const text = await nodes.ctl(d, ['netcheck'])
+      console.log(`netcheck on ${name}:\n${text.stdout}`)
+      expect(text.stdout).toMatch(/^nat\s+/m)
+    }
+    expect(checks.cone!.nat).toMatchObject({ mapping: 'endpoint-independent', allocation: 'port-preserving', hairpin: 'no' })
+    expect(checks.sym!.nat).toMatchObject({ mapping: 'endpoint-dependent', allocation: 'random' })
+    expect(checks.pub!.nat).toMatchObject({ mapping: 'none', allocation: 'none' })
+    for (const c of Object.values(checks)) {
+      expect(c.brokers).toHaveLength(2)
+      expect(c.brokers.every((b) => b.reachable && typeof b.rttMs === 'number')).toBe(true)
+      // The lab's hosts have no IPv6 here: said so, not guessed.
+      expect(c.ipv6.reachable).toBe('unknown')
+      // The interface toward the brokers carries the verdict.
+      expect(c.interfaces.some((i) => i.towardBrokers && i.mapping === c.nat.mapping)).toBe(true)
+    }
+  }, 60_000)
+
   it(`cone/symmetric and symmetric/cone: a direct path in at least 9 of ${ATTEMPTS} fresh connects each, data on the hard side's extra socket`, async () => {
     const { lab, nodes } = await freshLab()
     const { cone, sym } = await scene(lab, nodes)
     // Two pairs on the same two NATs, one asking from each side.
-    const alice = await nodes.daemon('alice', cone, { brokers: BROKERS })
-    const bob = await nodes.daemon('bob', sym, { brokers: BROKERS })
-    const carol = await nodes.daemon('carol', sym, { brokers: BROKERS })
-    const dave = await nodes.daemon('dave', cone, { brokers: BROKERS })
+    const alice = await nodes.daemon('alice', cone, { brokers: BROKERS, extra: UDP_ONLY })
+    const bob = await nodes.daemon('bob', sym, { brokers: BROKERS, extra: UDP_ONLY })
+    const carol = await nodes.daemon('carol', sym, { brokers: BROKERS, extra: UDP_ONLY })
+    const dave = await nodes.daemon('dave', cone, { brokers: BROKERS, extra: UDP_ONLY })
     for (const d of [alice, dave]) expect(await natOf(nodes, d)).toBe('endpoint-independent')
     for (const d of [bob, carol]) expect(await natOf(nodes, d)).toBe('endpoint-dependent')
 

@@ -30,7 +30,7 @@ describe('read routes', () => {
     expect(res.statusCode).toBe(200)
     const body = res.json()
     expect(Object.keys(body).sort()).toEqual(['brokers', 'forwards', 'interfaces', 'key', 'name', 'nat', 'peers', 'uptimeS', 'version'])
-    expect(body.nat).toEqual({ mapping: 'endpoint-independent', publicAddresses: ['203.0.113.2'] })
+    expect(body.nat).toEqual({ mapping: 'endpoint-independent', allocation: 'port-preserving', publicAddresses: ['203.0.113.2'] })
     expect(body.brokers[0]).toEqual({ address: 'broker.example:7000', state: 'registered', rttMs: 12.5, publicAddress: '203.0.113.2:4000' })
   })
 
@@ -188,7 +188,7 @@ describe('openapi', () => {
     expect(ops).toEqual([
       'DELETE /v1/exposes/{id}', 'DELETE /v1/forwards/{id}', 'DELETE /v1/peers/{peer}',
       'GET /metrics', 'GET /v1/events', 'GET /v1/exposes', 'GET /v1/forwards', 'GET /v1/health', 'GET /v1/id', 'GET /v1/interfaces',
-      'GET /v1/nc', 'GET /v1/openapi.json', 'GET /v1/peers', 'GET /v1/status',
+      'GET /v1/nc', 'GET /v1/netcheck', 'GET /v1/openapi.json', 'GET /v1/peers', 'GET /v1/status',
       'POST /v1/exposes', 'POST /v1/forwards', 'POST /v1/peers', 'POST /v1/peers/{peer}/connect', 'POST /v1/peers/{peer}/ping',
     ])
     const post = doc.paths['/v1/forwards'].post

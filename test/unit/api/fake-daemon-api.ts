@@ -2,7 +2,7 @@
 // lets a test make any method throw or emit events.
 import { AppError } from '../../../common/errors.js'
 import type {
-  AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, PeerInfo, StatusInfo,
+  AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, NetcheckInfo, PeerInfo, StatusInfo,
 } from '../../../daemon/api/types.js'
 
 /** The key used for the fake's own identity. */
@@ -40,13 +40,23 @@ export class FakeDaemonApi implements DaemonApi {
     return {
       ...this.id(), version: '0.1.0', uptimeS: 42,
       brokers: [{ address: 'broker.example:7000', state: 'registered', rttMs: 12.5, publicAddress: '203.0.113.2:4000' }],
-      nat: { mapping: 'endpoint-independent', publicAddresses: ['203.0.113.2'] },
+      nat: { mapping: 'endpoint-independent', allocation: 'port-preserving', publicAddresses: ['203.0.113.2'] },
       interfaces: this.ifaceList, peers: this.peerList, forwards: this.forwardList,
     }
   }
 
   id(): { name: string; key: string } {
     return { name: 'alice', key: ALICE_KEY }
+  }
+
+  async netcheck(): Promise<NetcheckInfo> {
+    this.record('netcheck')
+    return {
+      brokers: [{ address: 'broker.example:7000', reachable: true, rttMs: 12.5, publicAddress: '203.0.113.2:4000' }, { address: 'broker2.example:7000', reachable: false, rttMs: null, publicAddress: null }],
+      nat: { mapping: 'endpoint-dependent', allocation: 'sequential', publicAddresses: ['203.0.113.2:4000'], hairpin: 'no' },
+      interfaces: [{ name: 'eth0', address: '192.168.1.10', family: 4, inUse: true, towardBrokers: true, mapping: 'endpoint-dependent', allocation: 'sequential' }],
+      ipv6: { reachable: 'unknown', addresses: [], reason: 'no global IPv6 address on any interface' },
+    }
   }
 
   async interfaces(): Promise<InterfaceInfo[]> {

@@ -14,7 +14,7 @@ import { waitFor } from '../../helpers/wait-for.js'
 import { BOB_KEY, FakeDaemonApi } from '../api/fake-daemon-api.js'
 
 const BIN = resolve('dist/ctl/bin.js')
-const VERBS = ['status', 'id', 'interfaces', 'peers', 'peer', 'connect', 'ping', 'forward', 'forwards', 'unforward', 'expose', 'unexpose', 'exposes', 'nc', 'watch']
+const VERBS = ['status', 'id', 'interfaces', 'peers', 'peer', 'connect', 'ping', 'forward', 'forwards', 'unforward', 'expose', 'unexpose', 'exposes', 'nc', 'watch', 'netcheck']
 
 let dir: string
 let sock: string
@@ -76,6 +76,19 @@ describe('read verbs', () => {
     expect(JSON.parse(id.stdout)).toEqual({ name: 'alice', key: 'a'.repeat(64) })
     const f = await ctl('forwards', '--json')
     expect(JSON.parse(f.stdout)).toEqual(api.forwardList)
+  })
+
+  it('netcheck says what kind of NAT this is, per broker and interface; --json is the API shape', async () => {
+    const r = await ctl('netcheck')
+    expect(r.code, r.stderr).toBe(0)
+    expect(r.stdout).toMatch(/^nat\s+endpoint-dependent \(hard NAT/m)
+    expect(r.stdout).toMatch(/^allocation\s+sequential$/m)
+    expect(r.stdout).toMatch(/^hairpin\s+no$/m)
+    expect(r.stdout).toMatch(/^ipv6\s+unknown \(no global IPv6/m)
+    expect(r.stdout).toMatch(/^broker2\.example:7000\s+no\s+-/m)
+    expect(r.stdout).toMatch(/^eth0\s+192\.168\.1\.10\s+yes\s+endpoint-dependent\s+sequential$/m)
+    const j = await ctl('netcheck', '--json')
+    expect(JSON.parse(j.stdout)).toEqual(await api.netcheck())
   })
 
   it('human output is an aligned table', async () => {
