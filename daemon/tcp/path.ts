@@ -79,7 +79,8 @@ export class TcpPaths {
       if (!ok && session.alive) later()
     }
     const later = (): void => void setTimeout(() => void round(), RETRY_MS).unref()
-    void round()
+    // Next tick: a session that replaces another adopts its multiplexer (and TCP path) first.
+    setImmediate(() => void round())
     session.on('tcp-lost', later)
   }
 
