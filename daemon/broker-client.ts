@@ -31,6 +31,11 @@ export interface BrokerClientOptions {
 const RETRY_MS = 1000
 const CONNECT_RETRY_MS = 400
 const CONNECT_TIMEOUT_MS = 5000
+// The broker sends the peer its INTRODUCE once per CONNECT copy, and nobody retries it: after our
+// answer, a couple more identical copies (retries to the broker, same nonce) make the peer's copy
+// survive a lost datagram; the peer ignores the duplicates.
+const CONNECT_ECHOES = 2
+const CONNECT_ECHO_MS = 250
 
 const errorNames = Object.fromEntries(Object.entries(BrokerErrorCode).map(([k, v]) => [v, k]))
 
@@ -132,16 +137,16 @@ export class BrokerClient extends EventEmitter {
 
   /** Ask to be introduced to `target` (key or name); resolves with our side's introduction. */
   connect(target: Uint8Array | string, timeoutMs = CONNECT_TIMEOUT_MS): Promise<Introduce> {
-    return this.request(this.pendingConnects, timeoutMs, (reqId) => ({ type: 'connect', reqId, key: this.opts.keyPair.publicKey, target, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
+    return this.request(this.pendingConnects, timeoutMs, CONNECT_ECHOES, (reqId) => ({ type: 'connect', reqId, key: this.opts.keyPair.publicKey, target, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
   }
 
   /** Ask for a relay shared with `peerKey` for the introduction `punchNonce`. */
   relay(peerKey: Uint8Array, punchNonce: Uint8Array): Promise<RelayAllocated> {
-    return this.request(this.pendingRelays, CONNECT_TIMEOUT_MS, (reqId) => ({ type: 'relayRequest', reqId, key: this.opts.keyPair.publicKey, peerKey, punchNonce, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
+    return this.request(this.pendingRelays, CONNECT_TIMEOUT_MS, 0, (reqId) => ({ type: 'relayRequest', reqId, key: this.opts.keyPair.publicKey, peerKey, punchNonce, timestamp: Date.now(), nonce: randomBytes(16), sig: new Uint8Array(64) }))
   }
 
   // A signed request, re-sent identically until answered (the broker treats a copy as a retry).
-  private request<M>(pending: Map<number, { resolve: (m: M) => void; reject: (e: Error) => void }>, timeoutMs: number, make: (reqId: number) => Parameters<typeof encodeSigned>[0]): Promise<M> {
+  private request<M>(pending: Map<number, { resolve: (m: M) => void; reject: (e: Error) => void }>, timeoutMs: number, echoes: number, make: (reqId: number) => Parameters<typeof encodeSigned>[0]): Promise<M> {
     const to = this.resolved
     if (to === null || this.state !== 'registered') {
       return Promise.reject(new AppError('NO_BROKER', `not registered with broker ${this.info().address}`, 'check the broker address and that it is running: p2pctl status'))
@@ -159,8 +164,9 @@ export class BrokerClient extends EventEmitter {
         clearInterval(resend)
         clearTimeout(timeout)
         pending.delete(reqId)
-        if (err) reject(err)
-        else resolve(m!)
+        if (err) return reject(err)
+        resolve(m!)
+        for (let i = 1; i <= echoes; i++) setTimeout(() => this.opts.endpoint.send(datagram, to), i * CONNECT_ECHO_MS).unref()
       }
       pending.set(reqId, { resolve: (m) => done(null, m), reject: (e) => done(e) })
       this.opts.endpoint.send(datagram, to)

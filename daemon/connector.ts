@@ -92,6 +92,8 @@ const addrKey = (a: Addr): string => `${a.host}|${a.port}`
 /** Runs punch attempts and answers probes. */
 export class Connector {
   private readonly attempts = new Map<string, Attempt>()
+  // Introductions between start() and their attempt being registered (the interface check awaits).
+  private readonly starting = new Set<string>()
   private readonly verifyPerAttempt = new RateLimiter({ ...VERIFY_PER_ATTEMPT, maxKeys: 1024 })
   private readonly verifyGlobal = new RateLimiter({ ...VERIFY_GLOBAL, maxKeys: 1 })
   private readonly manyPortLimiter = new ManyPortLimiter()
@@ -112,9 +114,24 @@ export class Connector {
   ) {}
 
   /** Punch toward the peer of `intro`; initiator = we asked for the introduction; `relay` = may ask for a relay. */
+  /** Whether an attempt for this introduction is running or lingering (a copy of its INTRODUCE is a duplicate). */
+  has(punchNonce: Uint8Array): boolean {
+    const nonceHex = keyToHex(punchNonce)
+    return this.attempts.has(nonceHex) || this.starting.has(nonceHex)
+  }
+
   async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null = null): Promise<Punched> {
     const nonceHex = keyToHex(intro.punchNonce)
     if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')
+    this.starting.add(nonceHex)
+    try {
+      return await this.run(intro, nonceHex, initiator, progress, relay)
+    } finally {
+      this.starting.delete(nonceHex)
+    }
+  }
+
+  private async run(intro: Introduce, nonceHex: string, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null): Promise<Punched> {
     const offered = intro.candidates.map((c) => ({ host: normalizeHost(c.host), port: c.port }))
     const allowPath = this.deps.allowPath ?? (async () => true)
     const oks = await Promise.all(offered.map((c) => allowPath(c)))

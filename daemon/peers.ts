@@ -204,6 +204,11 @@ export class PeerManager {
   onIntroduce(intro: Introduce): void {
     const key = keyToHex(intro.peerKey)
     if (key === this.selfKey) return
+    // The requester's CONNECT is echoed so that this copy survives loss: run each introduction once.
+    if (this.deps.connector.has(intro.punchNonce)) {
+      this.deps.counters.inc('introductions_duplicate')
+      return
+    }
     const namePin = intro.peerName ? this.deps.pins.find((p) => p.name === intro.peerName) : undefined
     const e = this.entry(key)
     if (namePin && namePin.key !== key) this.deps.logger.warn({ name: intro.peerName, key }, 'peer claims a name pinned to another key; showing its key instead')

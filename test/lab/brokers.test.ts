@@ -48,5 +48,7 @@ describe.skipIf(reason !== null)('several brokers', () => {
     expect(done, JSON.stringify(done) + logs).toMatchObject({ ok: true, bytes: 64 * MiB })
     console.log(`broker 1 killed mid-transfer: connect to carol through broker 2 in ${Math.round(ms)} ms; 64 MiB in ${Math.round(done.ms)} ms, longest stall ${Math.round(done.maxGapMs ?? 0)} ms`)
     expect(broker2.child.exitCode).toBe(null)
+    // Alice echoed her CONNECT, so carol got the introduction more than once and ran it once.
+    expect(await nodes.counter(carol, 'introductions_duplicate')).toBeGreaterThan(0)
   }, 120_000)
 })

@@ -2,7 +2,6 @@
 // symmetric (--random-fully) side find a direct path by many-port probing, in both directions,
 // over repeated fresh connects; the session runs on the hard side's winning extra socket and
 // carries sha256-checked data.
-import { request } from 'node:http'
 import { describe, expect, it } from 'vitest'
 import { INTERNET, type Host, type Lab } from './lab.js'
 import { labPerTest, type LabDaemon, type LabNodes } from './nodes.js'
@@ -26,19 +25,6 @@ interface NetcheckInfo {
 
 interface PeerView { name: string; state: string; path: { kind: string; remote: string; local: string } | null }
 
-/** One daemon counter from GET /metrics. */
-function counter(d: LabDaemon, name: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: d.socket, path: '/metrics' }, (res) => {
-      let body = ''
-      res.on('data', (c: Buffer) => (body += c.toString()))
-      res.on('end', () => resolve(Number(new RegExp(`name="${name}"} (\\d+)`).exec(body)?.[1] ?? 0)))
-    })
-    req.on('error', reject)
-    req.end()
-  })
-}
-
 async function peerView(nodes: LabNodes, d: LabDaemon, peer: string): Promise<PeerView | undefined> {
   return (JSON.parse((await nodes.ctl(d, ['peers', '--json'])).stdout) as PeerView[]).find((p) => p.name === peer)
 }
@@ -59,8 +45,8 @@ interface Run { ok: number; ms: number[]; failures: string[]; probes: number; so
 async function attempts(nodes: LabNodes, from: LabDaemon, to: LabDaemon, hard: LabDaemon): Promise<Run> {
   const run: Run = { ok: 0, ms: [], failures: [], probes: 0, sockets: 0 }
   const easy = hard === from ? to : from
-  const probes0 = await counter(easy, 'many_port_probes_sent')
-  const sockets0 = await counter(hard, 'udp_extra_sockets_opened')
+  const probes0 = await nodes.counter(easy, 'many_port_probes_sent')
+  const sockets0 = await nodes.counter(hard, 'udp_extra_sockets_opened')
   for (let i = 0; i < ATTEMPTS; i++) {
     // A fresh start: no session on either side (the peer sees ours close).
     await nodes.ctl(from, ['peer', 'remove', to.name])
@@ -76,8 +62,8 @@ async function attempts(nodes: LabNodes, from: LabDaemon, to: LabDaemon, hard: L
       run.failures.push(`attempt ${i}: code ${c.code} ${c.stderr.trim()} path ${JSON.stringify(p?.path)}`)
     }
   }
-  run.probes = await counter(easy, 'many_port_probes_sent') - probes0
-  run.sockets = await counter(hard, 'udp_extra_sockets_opened') - sockets0
+  run.probes = await nodes.counter(easy, 'many_port_probes_sent') - probes0
+  run.sockets = await nodes.counter(hard, 'udp_extra_sockets_opened') - sockets0
   return run
 }
 

@@ -2,6 +2,7 @@
 // live on the shared filesystem, so the CLI needs no namespace).
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
+import { request } from 'node:http'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -75,6 +76,19 @@ export class LabNodes {
       return s.code === 0 && (JSON.parse(s.stdout) as { brokers: { state: string }[] }).brokers.some((b) => b.state === 'registered')
     }, { timeoutMs: 15_000, intervalMs: 100, what: `${name} registered with a broker` })
     return d
+  }
+
+  /** One daemon counter (from GET /metrics over its API socket), 0 when never counted. */
+  counter(d: { socket: string }, name: string): Promise<number> {
+    return new Promise((res, rej) => {
+      const req = request({ socketPath: d.socket, path: '/metrics' }, (r) => {
+        let body = ''
+        r.on('data', (c: Buffer) => (body += c.toString()))
+        r.on('end', () => res(Number(new RegExp(`name="${name}"} (\\d+)`).exec(body)?.[1] ?? 0)))
+      })
+      req.on('error', rej)
+      req.end()
+    })
   }
 
   /** Run p2pctl against a lab daemon. */
