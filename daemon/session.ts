@@ -4,30 +4,22 @@ import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Duplex } from 'node:stream'
 import type { UDXSocket, UDXStream } from 'udx-native'
-import { decodeControl, encodeControl, type Check, type ControlMessage, type Open, type OpenFailCode, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
+import { decodeControl, encodeControl, type Check, type ControlMessage, type Open, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
 import { ProtocolError } from '../protocol/errors.js'
-import { deriveStreamKeys, type SessionKeys } from '../protocol/stream-keys.js'
+import { deriveStreamKeys } from '../protocol/stream-keys.js'
 import { keyToHex } from '../protocol/identity.js'
 import { sameAddr, type Addr, type PathKind } from '../protocol/punch.js'
 import { AppError } from '../common/errors.js'
 import { normalizeHost } from '../common/lifecycle.js'
-import type { Logger } from '../common/logger.js'
-import type { Endpoint } from './endpoint.js'
-import type { Counters } from './counters.js'
+import { PendingTable } from './pending.js'
 import { routeSource } from './route-source.js'
 import { Mux, type CarrierInfo } from './tcp/mux.js'
-import type { TcpPaths, TcpSessionHost } from './tcp/path.js'
+import { moveRaw } from './stream-move.js'
+import type { OpenDecision, PeerSessionOptions } from './session-options.js'
+import type { TcpSessionHost } from './tcp/path.js'
 
-/** What the acceptor decides about an open request. */
-export type OpenDecision =
-  | { ok: true; attach: (stream: Duplex) => void }
-  | { ok: false; code: OpenFailCode; message: string; hint: string }
+export type { CheckHandler, OpenDecision, OpenHandler } from './session-options.js'
 
-/** Decides a check from the peer: the expose rules alone. */
-export type CheckHandler = (session: PeerSession, req: Check) => Promise<{ ok: true } | { ok: false; code: OpenFailCode; message: string; hint: string }>
-
-/** Decides open requests from the peer (expose rules, then dial). */
-export type OpenHandler = (session: PeerSession, req: Open) => Promise<OpenDecision>
 
 const OPEN_TIMEOUT_MS = 5_000
 const PING_TIMEOUT_MS = 5_000
@@ -59,9 +51,9 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   private localHost: string | null = null
   private readonly control: NoiseSecretStream
   private readonly streams = new Set<NoiseSecretStream>()
-  private readonly pendingOpens = new Map<number, { raw: UDXStream; resolve: (s: NoiseSecretStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
-  private readonly pendingPings = new Map<number, { sentAt: number; resolve: (ms: number) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
-  private readonly pendingChecks = new Map<number, { resolve: () => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  private readonly pendingOpens = new PendingTable<NoiseSecretStream, UDXStream>()
+  private readonly pendingPings = new PendingTable<number, number>()
+  private readonly pendingChecks = new PendingTable<void>()
   // Check ids live in the upper half so they never meet a stream id (stream ids count up from 1).
   private checkId = 0x80000000
   private pingId = 0
@@ -73,32 +65,7 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   mux: Mux
 
   constructor(
-    private readonly opts: {
-      endpoint: Endpoint
-      /** The socket the punch found the path on; released when the session ends. */
-      socket: UDXSocket
-      controlRaw: UDXStream
-      keys: SessionKeys
-      publicKey: Uint8Array
-      remoteKey: Uint8Array
-      remote: Addr
-      /** Our interface address toward `remote`, when known. */
-      localHost: string | null
-      /** Other answered remote addresses (failover). */
-      standbys: Addr[]
-      rttMs: number | null
-      kind?: PathKind
-      relayReason?: string | null
-      leftover: Buffer | null
-      selfName: string
-      version: string
-      onOpen: OpenHandler
-      onCheck: CheckHandler
-      logger: Logger
-      counters: Counters
-      /** Kernel TCP paths (null: UDP only). */
-      tcp?: TcpPaths | null
-    },
+    private readonly opts: PeerSessionOptions,
   ) {
     super()
     this.remoteKey = opts.remoteKey
@@ -228,44 +195,28 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     // Until the peer answers, drop whatever arrives on the stream (it cannot be from the peer yet).
     const raw = this.opts.endpoint.createStream(() => true)
     raw.on('error', () => {})
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingOpens.delete(raw.id)
-        raw.destroy()
-        // A silent peer is the heartbeat's business (it re-punches and moves live streams).
-        reject(new AppError('SESSION_LOST', `the peer did not answer an open request in ${OPEN_TIMEOUT_MS / 1000} s`))
-      }, OPEN_TIMEOUT_MS)
-      this.pendingOpens.set(raw.id, { raw, resolve, reject, timer })
-      this.send(msg(raw.id))
-    })
+    // A silent peer is the heartbeat's business (it re-punches and moves live streams).
+    const answer = this.pendingOpens.add(raw.id, raw, OPEN_TIMEOUT_MS, () => new AppError('SESSION_LOST', `the peer did not answer an open request in ${OPEN_TIMEOUT_MS / 1000} s`), (r) => r.destroy())
+    this.send(msg(raw.id))
+    return answer
   }
 
   /** Ask whether an open of host:port would be allowed (expose rules only; nothing is dialled). */
   check(proto: 'tcp' | 'udp', host: string, port: number): Promise<void> {
     if (this.closed) return Promise.reject(new AppError('SESSION_LOST', 'the session with the peer is closed'))
     const connId = (this.checkId = this.checkId >= 0xfffffff0 ? 0x80000000 : this.checkId + 1)
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingChecks.delete(connId)
-        reject(new AppError('SESSION_LOST', `the peer did not answer in ${OPEN_TIMEOUT_MS / 1000} s`))
-      }, OPEN_TIMEOUT_MS)
-      this.pendingChecks.set(connId, { resolve, reject, timer })
-      this.send({ type: 'check', connId, proto, host, port })
-    })
+    const answer = this.pendingChecks.add(connId, undefined, OPEN_TIMEOUT_MS, () => new AppError('SESSION_LOST', `the peer did not answer in ${OPEN_TIMEOUT_MS / 1000} s`))
+    this.send({ type: 'check', connId, proto, host, port })
+    return answer
   }
 
   /** Round trip over the control stream, ms. */
   ping(): Promise<number> {
     if (this.closed) return Promise.reject(new AppError('SESSION_LOST', 'the session with the peer is closed'))
     const id = (this.pingId = (this.pingId + 1) >>> 0)
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.pendingPings.delete(id)
-        reject(new AppError('SESSION_LOST', `no answer to ping in ${PING_TIMEOUT_MS / 1000} s`))
-      }, PING_TIMEOUT_MS)
-      this.pendingPings.set(id, { sentAt: performance.now(), resolve, reject, timer })
-      this.send({ type: 'ping', id })
-    })
+    const answer = this.pendingPings.add(id, performance.now(), PING_TIMEOUT_MS, () => new AppError('SESSION_LOST', `no answer to ping in ${PING_TIMEOUT_MS / 1000} s`))
+    this.send({ type: 'ping', id })
+    return answer
   }
 
   /**
@@ -286,22 +237,10 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     this.closed = true
     clearInterval(this.heartbeat)
     this.opts.logger.info({ peer: this.remoteKeyHex.slice(0, 16), reason }, 'session closed')
-    for (const p of this.pendingOpens.values()) {
-      clearTimeout(p.timer)
-      p.raw.destroy()
-      p.reject(new AppError('SESSION_LOST', `session with the peer closed: ${reason}`))
-    }
-    this.pendingOpens.clear()
-    for (const p of this.pendingChecks.values()) {
-      clearTimeout(p.timer)
-      p.reject(new AppError('SESSION_LOST', `session with the peer closed: ${reason}`))
-    }
-    this.pendingChecks.clear()
-    for (const p of this.pendingPings.values()) {
-      clearTimeout(p.timer)
-      p.reject(new AppError('SESSION_LOST', `session with the peer closed: ${reason}`))
-    }
-    this.pendingPings.clear()
+    const lost = (): AppError => new AppError('SESSION_LOST', `session with the peer closed: ${reason}`)
+    this.pendingOpens.rejectAll(lost(), (raw) => raw.destroy())
+    this.pendingChecks.rejectAll(lost())
+    this.pendingPings.rejectAll(lost())
     for (const s of this.streams) s.destroy()
     this.mux.close(reason)
     if (destroyControl) this.control.destroy()
@@ -372,11 +311,9 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
         this.send({ type: 'pong', id: msg.id })
         return
       case 'pong': {
-        const p = this.pendingPings.get(msg.id)
+        const p = this.pendingPings.take(msg.id)
         if (!p) return
-        this.pendingPings.delete(msg.id)
-        clearTimeout(p.timer)
-        const ms = performance.now() - p.sentAt
+        const ms = performance.now() - p.extra
         this.rttMs = this.rttMs === null ? ms : this.rttMs * 0.75 + ms * 0.25
         p.resolve(ms)
         return
@@ -399,35 +336,21 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
         })
         return
       case 'openOk': {
-        const c = this.pendingChecks.get(msg.connId)
-        if (c) {
-          this.pendingChecks.delete(msg.connId)
-          clearTimeout(c.timer)
-          c.resolve()
-          return
-        }
-        const p = this.pendingOpens.get(msg.connId)
+        const c = this.pendingChecks.take(msg.connId)
+        if (c) return c.resolve()
+        const p = this.pendingOpens.take(msg.connId)
         if (!p) return
-        this.pendingOpens.delete(msg.connId)
-        clearTimeout(p.timer)
-        p.raw.connect(this.socket, msg.streamId, this.remote.port, this.remote.host)
-        p.resolve(this.secure(p.raw, msg.connId, true))
+        p.extra.connect(this.socket, msg.streamId, this.remote.port, this.remote.host)
+        p.resolve(this.secure(p.extra, msg.connId, true))
         return
       }
       case 'openFail': {
         const err = new AppError(msg.code === 'NOT_EXPOSED' ? 'NOT_EXPOSED' : msg.code === 'TARGET_REFUSED' ? 'TARGET_REFUSED' : 'BAD_REQUEST', msg.message, msg.hint || undefined)
-        const c = this.pendingChecks.get(msg.connId)
-        if (c) {
-          this.pendingChecks.delete(msg.connId)
-          clearTimeout(c.timer)
-          c.reject(err)
-          return
-        }
-        const p = this.pendingOpens.get(msg.connId)
+        const c = this.pendingChecks.take(msg.connId)
+        if (c) return c.reject(err)
+        const p = this.pendingOpens.take(msg.connId)
         if (!p) return
-        this.pendingOpens.delete(msg.connId)
-        clearTimeout(p.timer)
-        p.raw.destroy()
+        p.extra.destroy()
         p.reject(err)
         return
       }
@@ -483,20 +406,5 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     this.streams.add(s)
     s.on('close', () => this.streams.delete(s))
     return s
-  }
-}
-
-/** Point a secret-stream's UDX stream at a new remote address (and socket), keeping its stream ids. */
-export function moveRaw(s: NoiseSecretStream, socket: UDXSocket, remote: Addr): void {
-  const raw = s.rawStream as unknown as UDXStream
-  if (!raw || raw.destroyed || !raw.connected) return
-  if (raw.socket === socket && raw.remoteHost !== null && sameAddr({ host: normalizeHost(raw.remoteHost), port: raw.remotePort }, remote)) return
-  try {
-    // udx returns null instead of a promise when the change completes at once.
-    void Promise.resolve(raw.changeRemote(socket, raw.remoteId, remote.port, remote.host)).catch(() => {})
-  } catch {
-    // One change at a time: a stream still moving (e.g. relay -> direct -> relay in quick
-    // succession) moves again once the change in flight lands.
-    raw.once('remote-changed', () => moveRaw(s, socket, remote))
   }
 }

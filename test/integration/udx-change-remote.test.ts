@@ -9,7 +9,7 @@ import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import UDX, { type UDXSocket, type UDXStream } from 'udx-native'
 import type NoiseSecretStream from '@hyperswarm/secret-stream'
-import { moveRaw } from '../../daemon/session.js'
+import { moveRaw } from '../../daemon/stream-move.js'
 import { waitFor } from '../helpers/wait-for.js'
 
 const LO = '127.0.0.1'
