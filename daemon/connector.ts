@@ -15,39 +15,14 @@ import type { Logger } from '../common/logger.js'
 import { AppError } from '../common/errors.js'
 import type { Endpoint } from './endpoint.js'
 import type { Counters } from './counters.js'
-import { runHandshake, type HandshakeResult } from './handshake.js'
+import { runHandshake } from './handshake.js'
 import type { PunchStage } from './api/types.js'
 import { routeSource } from './route-source.js'
 import type { RelayClient } from './relay-client.js'
 import { ManyPortRun } from './many-port.js'
+import type { Punched, RelayOption } from './punched.js'
 
-/** A punched, authenticated path, ready to become a session. */
-export interface Punched {
-  intro: Introduce
-  controlRaw: UDXStream
-  handshake: HandshakeResult
-  initiator: boolean
-  remote: Addr
-  /** The socket the path runs on: the endpoint's, or a many-port socket the session now owns. */
-  socket: UDXSocket
-  /** Our interface address toward `remote` (the endpoint itself binds 0.0.0.0). */
-  localHost: string | null
-  /** Other remote addresses that answered (standbys for failover). */
-  standbys: Addr[]
-  rttMs: number | null
-  /** Direct, or through a broker's relay (then `relayReason` says why). */
-  kind: PathKind
-  relayReason: string | null
-  /** Both sides endpoint-dependent: a direct path is unlikely (upgrade attempts are rare). */
-  bothHard: boolean
-}
-
-/** How a punch may use a relay: the requester asks the broker for one (null = direct only). */
-export interface RelayOption {
-  ask: () => Promise<Addr>
-  /** Ask at once, not after the usual wait: a re-punch after the path died, where every second stalls live streams. */
-  now?: boolean
-}
+export type { Punched, RelayOption } from './punched.js'
 
 interface Attempt {
   intro: Introduce
