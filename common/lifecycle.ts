@@ -1,4 +1,5 @@
 // Graceful shutdown on SIGINT/SIGTERM, once; a second signal exits at once.
+import ipaddr from 'ipaddr.js'
 import type { Logger } from './logger.js'
 
 /** Run `stop` on the first SIGINT/SIGTERM, then exit; exit 1 if it fails or takes over `graceMs`. */
@@ -51,9 +52,8 @@ export function formatHostPort(host: string, port: number): string {
  * IPv6 in RFC 5952 form (lowercase, zeros compressed), as the kernel reports senders. */
 export function normalizeHost(host: string): string {
   if (!host.includes(':')) return host
-  if (host.startsWith('::ffff:') && host.includes('.')) return host.slice(7)
   try {
-    return new URL(`http://[${host}]/`).hostname.slice(1, -1)
+    return ipaddr.process(host).toString()
   } catch {
     return host
   }

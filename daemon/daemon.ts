@@ -228,7 +228,7 @@ export class Daemon implements DaemonApi {
   }
 
   async interfaces(): Promise<InterfaceInfo[]> {
-    await this.localIfaces.metadata(true)
+    await this.localIfaces.metadata()
     return this.interfaceList()
   }
 

@@ -2,6 +2,7 @@
 // `interfaces_deny` rules (interface names with * globs, or CIDR blocks), plus the address
 // classes that never make a path (loopback, link-local, unspecified).
 import { BlockList, isIP } from 'node:net'
+import ipaddr from 'ipaddr.js'
 
 /** One allow/deny rule as written by the user. */
 export type InterfaceRule =
@@ -55,7 +56,7 @@ export class InterfaceFilter {
 
   /** May this address be announced and punched from? */
   verdict(a: LocalAddress): AddressVerdict {
-    const cls = addressClass(a.address, a.family)
+    const cls = addressClass(a.address)
     if (cls !== null) return { usable: false, reason: cls }
     const denied = this.deny.find((r) => matches(r, a))
     if (denied) return { usable: false, reason: `denied by interfaces_deny "${denied.text}"` }
@@ -71,16 +72,12 @@ function matches(rule: InterfaceRule, a: LocalAddress): boolean {
 }
 
 // Address classes that never carry a path between two machines on different networks.
-function addressClass(address: string, family: 4 | 6): string | null {
-  const a = address.toLowerCase()
-  if (family === 4) {
-    if (a.startsWith('127.')) return 'loopback'
-    if (a.startsWith('169.254.')) return 'link-local'
-    if (a === '0.0.0.0') return 'unspecified'
+const NEVER_USED: Record<string, string> = { loopback: 'loopback', linkLocal: 'link-local', unspecified: 'unspecified' }
+
+function addressClass(address: string): string | null {
+  try {
+    return NEVER_USED[ipaddr.parse(address).range()] ?? null
+  } catch {
     return null
   }
-  if (a === '::1') return 'loopback'
-  if (a === '::') return 'unspecified'
-  if (/^fe[89ab]/.test(a)) return 'link-local'
-  return null
 }

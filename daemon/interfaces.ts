@@ -79,10 +79,10 @@ export class LocalInterfaces {
     return this.addresses().filter((a) => a.usable && a.family === family).map(({ name, address, family: f }) => ({ name, address, family: f }))
   }
 
-  /** Metadata as last loaded (may be empty); `refresh` loads it first when older than 5 s. */
-  async metadata(refresh: boolean): Promise<Map<string, InterfaceMeta>> {
+  /** Metadata, loaded first when older than 5 s (may stay empty where it cannot be read). */
+  async metadata(): Promise<Map<string, InterfaceMeta>> {
     const now = (this.deps.now ?? Date.now)()
-    if (refresh && now - this.metaAt > META_MAX_AGE_MS) {
+    if (now - this.metaAt > META_MAX_AGE_MS) {
       this.loading ??= (this.deps.loadMeta ?? systemInformationMeta)()
         .then((m) => {
           this.meta = m

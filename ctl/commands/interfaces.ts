@@ -7,7 +7,7 @@ import { interfacesTable } from '../format.js'
 /** Register `interfaces`. */
 export function register(program: Command): void {
   const cmd = program.command('interfaces')
-    .description('list interface addresses, the UDP endpoint on each and its public mapping')
+    .description('list interface addresses: type and state, whether each is announced and punched from (and why not), its public mapping and the peer paths using it')
     .action(async (_opts: unknown, self: Command) => {
       const ctx = contextOf(self)
       const list = await ctx.client.get<InterfaceInfo[]>('/v1/interfaces')

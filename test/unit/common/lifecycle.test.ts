@@ -5,6 +5,7 @@ describe('addresses', () => {
   it('normalizeHost gives one spelling per address: mapped IPv4 unwrapped, IPv6 in RFC 5952 form', () => {
     expect(normalizeHost('::ffff:203.0.113.7')).toBe('203.0.113.7')
     expect(normalizeHost('203.0.113.7')).toBe('203.0.113.7')
+    expect(normalizeHost('::ffff:cb00:7107')).toBe('203.0.113.7')
     expect(normalizeHost('2001:db8:0:0:0:0:0:1')).toBe('2001:db8::1')
     expect(normalizeHost('2001:DB8:0000:0001::0001')).toBe('2001:db8:0:1::1')
     expect(normalizeHost('0:0:0:0:0:0:0:1')).toBe('::1')

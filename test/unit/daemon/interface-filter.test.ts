@@ -77,14 +77,14 @@ describe('LocalInterfaces', () => {
       },
     })
     expect(t.cachedMetadata().size).toBe(0)
-    expect((await t.metadata(true)).get('eth0')?.type).toBe('wired')
+    expect((await t.metadata()).get('eth0')?.type).toBe('wired')
     now = 4_000
-    await t.metadata(true)
+    await t.metadata()
     expect(loads).toBe(1)
     now = 10_000
-    await t.metadata(true)
+    await t.metadata()
     expect(loads).toBe(2)
     const broken = new LocalInterfaces({ filter: new InterfaceFilter(), logger, list, loadMeta: () => Promise.reject(new Error('no /sys')) })
-    expect((await broken.metadata(true)).size).toBe(0)
+    expect((await broken.metadata()).size).toBe(0)
   })
 })
