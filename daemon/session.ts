@@ -1,5 +1,6 @@
-// One authenticated session with a peer: the encrypted control stream, and the per-connection
-// streams opened over it (each its own UDX stream, keys derived from the session's).
+// One authenticated session with a peer: the encrypted control stream, the multiplexer carrying
+// forwarded TCP connections (over a kernel TCP path, else over one UDX stream of this session),
+// and UDP forward flows (each its own UDX stream, keys derived from the session's).
 import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Duplex } from 'node:stream'
@@ -13,7 +14,8 @@ import { AppError } from '../common/errors.js'
 import { normalizeHost } from '../common/lifecycle.js'
 import { PendingTable } from './pending.js'
 import { routeSource } from './route-source.js'
-import { Mux, type CarrierInfo } from './tcp/mux.js'
+import type { CarrierInfo, Mux } from './tcp/mux.js'
+import { SessionMux } from './session-mux.js'
 import { moveRaw } from './stream-move.js'
 import type { OpenDecision, PeerSessionOptions } from './session-options.js'
 import type { TcpSessionHost } from './tcp/path.js'
@@ -61,8 +63,8 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   private lastHeard = Date.now()
   private stalled = false
   private readonly heartbeat: NodeJS.Timeout
-  /** Forwarded TCP connections over a kernel TCP path (or, after it died, their UDX fallback carrier). */
-  mux: Mux
+  // Forwarded TCP connections: over a kernel TCP path, else over a UDX carrier of this session.
+  private readonly muxes: SessionMux
 
   constructor(
     private readonly opts: PeerSessionOptions,
@@ -91,8 +93,27 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     this.control.on('error', (err: Error) => opts.logger.debug({ err }, 'control stream error'))
     this.control.on('close', () => this.close('control stream closed'))
     this.send({ type: 'hello', name: opts.selfName, version: opts.version })
-    this.mux = this.makeMux()
+    this.muxes = new SessionMux({
+      initiator: this.initiator, publicKey: opts.publicKey, remoteKey: this.remoteKey, logger: opts.logger, counters: opts.counters,
+      alive: () => this.alive, remote: () => this.remote,
+      openCarrier: () => this.request((connId) => ({ type: 'carrier', connId })).then((stream) => {
+        this.streams.delete(stream)
+        return stream
+      }),
+      onOpen: (req) => this.opts.onOpen(this, { type: 'open', connId: req.id, proto: 'tcp', host: req.host, port: req.port }),
+      onTcpLost: () => {
+        this.emit('tcp-lost')
+        this.emit('path-change')
+      },
+    })
     opts.tcp?.manage(this)
+    // Next tick: a session that replaces another adopts its multiplexer first.
+    setImmediate(() => this.muxes.ensure())
+  }
+
+  /** The multiplexer carrying forwarded TCP connections. */
+  get mux(): Mux {
+    return this.muxes.mux
   }
 
   /** The session's Noise handshake hash (TCP paths bind their own handshake to it). */
@@ -116,45 +137,13 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
       carrier.destroy()
       return
     }
-    this.mux.attach(carrier, info)
+    this.muxes.attachTcp(carrier, info)
     this.emit('path-change')
   }
 
   /** Take over the multiplexer of the session this one replaces (its TCP path and streams go on). */
   adoptMux(mux: Mux): void {
-    if (this.mux.size > 0) return
-    this.mux.close('replaced')
-    this.mux = mux
-    mux.removeAllListeners('dead')
-    mux.on('dead', () => this.onMuxDead())
-    // Streams waiting for a carrier (the TCP path died during the re-punch) get one here.
-    if (!mux.info && mux.size > 0) this.onMuxDead()
-  }
-
-  private makeMux(): Mux {
-    const mux = new Mux({
-      initiator: this.initiator,
-      onOpen: (req) => this.opts.onOpen(this, { type: 'open', connId: req.id, proto: 'tcp', host: req.host, port: req.port }),
-      logger: this.opts.logger, counters: this.opts.counters,
-    })
-    mux.on('dead', () => this.onMuxDead())
-    return mux
-  }
-
-  // The TCP path died: streams wait in the multiplexer; the side that numbers streams odd opens
-  // one UDX stream as their new carrier (the other answers), and they resume there.
-  private onMuxDead(): void {
-    this.emit('tcp-lost')
-    this.emit('path-change')
-    if (this.closed || !this.mux.initiator) return
-    const mux = this.mux
-    this.request((connId) => ({ type: 'carrier', connId })).then((stream) => {
-      if (this.mux !== mux || mux.info) {
-        stream.destroy()
-        return
-      }
-      mux.attach(stream, { proto: 'udp', local: null, remote: this.remote })
-    }, (err: Error) => this.opts.logger.warn({ err: err.message }, 'could not open a UDP carrier for the moved streams'))
+    this.muxes.adopt(mux)
   }
 
   /** The local endpoint address, for display. */
@@ -181,11 +170,11 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     return !this.closed
   }
 
-  /** Open a connection to `host:port` on the peer's side. One round trip, no handshake: over the TCP path when there is one. */
+  /** Open a connection to `host:port` on the peer's side. One round trip, no handshake: TCP in the multiplexer, UDP flows as UDX streams. */
   open(proto: 'udp', host: string, port: number): Promise<NoiseSecretStream>
   open(proto: 'tcp', host: string, port: number): Promise<Duplex>
   open(proto: 'tcp' | 'udp', host: string, port: number): Promise<Duplex | NoiseSecretStream> {
-    if (proto === 'tcp' && this.mux.usable && !this.closed) return this.mux.open(host, port)
+    if (proto === 'tcp' && !this.closed) return this.mux.open(host, port)
     return this.request((connId) => ({ type: 'open', connId, proto, host, port }))
   }
 
@@ -253,12 +242,13 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     if (!this.closed) this.control.write(encodeControl(msg))
   }
 
-  /** Move every stream of this session (control and data) to a new path, in place. */
+  /** Move this session to a new path, in place: the control stream and UDP flows move; forwarded TCP connections resume on a fresh carrier. */
   migrate(remote: Addr): void {
     this.remote = remote
     this.localHost = null
     this.learnLocalHost()
     for (const s of [this.control, ...this.streams]) moveRaw(s, this.socket, remote)
+    this.muxes.newPath()
   }
 
   /** Hand the data streams to `next` (a new session with the same peer) and move them to its path. */
@@ -268,8 +258,7 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
       next.adoptStream(s)
     }
     this.streams.clear()
-    next.adoptMux(this.mux)
-    this.mux = this.makeMux()
+    next.adoptMux(this.muxes.handOff())
   }
 
   /** Take ownership of a stream opened on an earlier session with the same peer. */
@@ -332,7 +321,8 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
         return
       case 'carrier':
         this.acceptStream(msg.connId, (stream) => {
-          this.mux.attach(stream, { proto: 'udp', local: null, remote: this.remote })
+          this.streams.delete(stream)
+          this.muxes.attachAccepted(stream)
         })
         return
       case 'openOk': {

@@ -17,6 +17,9 @@ const OPEN_TIMEOUT_MS = 5_000
 // A TCP carrier is probed every PING_MS; silent for DEAD_MS (data, credit or pong) = dead.
 const PING_MS = 500
 const DEAD_MS = 2_000
+// A replaced carrier stays open (unread) this long, so the peer switches on the new one's first
+// frame rather than on the old one's close (which would look like a lost path).
+const LINGER_MS = 5_000
 
 /** What the acceptor decides about an open from the peer. */
 export type MuxOpenDecision =
@@ -28,17 +31,18 @@ export interface Carrier extends Duplex {
   alloc?: (len: number) => Uint8Array
 }
 
-/** Which path a carrier rides. */
-export interface CarrierInfo { proto: 'tcp' | 'udp'; local: Addr | null; remote: Addr | null }
+/** Which path a carrier rides (`owner`: the session whose UDX stream it is, for UDP carriers). */
+export interface CarrierInfo { proto: 'tcp' | 'udp'; local: Addr | null; remote: Addr | null; owner?: object }
 
-/** Multiplexer of one peer (it moves with the session when a re-punch replaces it). Emits 'dead' when a TCP carrier is lost. */
+/** Multiplexer of one peer (it moves with the session when a re-punch replaces it). Emits 'dead' (reason, proto) when its carrier is lost. */
 export class Mux extends EventEmitter {
   /** The current carrier's path, or null while there is none. */
   info: CarrierInfo | null = null
   private carrier: Carrier | null = null
   private blocked = false
   private readonly streams = new Map<number, MuxStream>()
-  private readonly pending = new Map<number, { stream: MuxStream; resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout }>()
+  // Opens waiting for the peer's answer; `sent` is false while no carrier has carried the OPEN yet.
+  private readonly pending = new Map<number, { stream: MuxStream; resolve: (s: MuxStream) => void; reject: (e: Error) => void; timer: NodeJS.Timeout; sent: boolean; host: string; port: number }>()
   private nextId: number
   private lastHeard = 0
   private pingTimer: NodeJS.Timeout | null = null
@@ -64,14 +68,14 @@ export class Mux extends EventEmitter {
     }
   }
 
-  /** New connections go here (rather than one UDX stream each) while a TCP carrier is up. */
+  /** Whether a kernel TCP carrier is up. */
   get usable(): boolean {
     return !this.closed && this.carrier !== null && this.info?.proto === 'tcp'
   }
 
-  /** Whether this side opens the fallback carrier (the session's Noise initiator when the mux was made). */
-  get initiator(): boolean {
-    return this.deps.initiator
+  /** Whether any carrier is attached. */
+  get hasCarrier(): boolean {
+    return !this.closed && this.carrier !== null
   }
 
   /** Live streams (for display and tests). */
@@ -85,7 +89,7 @@ export class Mux extends EventEmitter {
       carrier.destroy()
       return
     }
-    this.drop()
+    this.drop(true)
     this.carrier = carrier
     this.info = info
     this.blocked = false
@@ -108,28 +112,39 @@ export class Mux extends EventEmitter {
       this.pingTimer = setInterval(() => this.beat(carrier), PING_MS)
       this.pingTimer.unref()
     }
+    // An open the old carrier carried may or may not have reached the peer: fail it (the caller
+    // retries; the peer's half, if any, is reset when its answer or RESUME finds no stream here).
+    for (const [id, p] of [...this.pending]) if (p.sent) this.failOpen(id, new AppError('SESSION_LOST', 'the path to the peer changed while opening'))
     // Resume: say what we got of every live stream; the peer resends from there.
-    this.preAttach = new Set(this.streams.keys())
+    this.preAttach = new Set()
     this.named = new Set()
     for (const s of this.streams.values()) {
+      if (this.pending.has(s.id)) continue
+      this.preAttach.add(s.id)
       s.awaitingResume = true
       this.send({ type: 'resume', id: s.id, received: s.received })
     }
     this.send({ type: 'resumed' })
+    // Opens made while there was no carrier go out now.
+    for (const [id, p] of this.pending) {
+      p.sent = true
+      this.send({ type: 'open', id, host: p.host, port: p.port })
+    }
     this.deps.counters.inc(`mux_carriers_${info.proto}`)
     this.deps.logger.info({ proto: info.proto, streams: this.streams.size }, 'forwarded connections ride a new carrier')
   }
 
-  /** Open a stream to host:port on the peer's side (one round trip on the carrier). */
+  /** Open a stream to host:port on the peer's side (one round trip on the carrier; without one, it waits for the next). */
   open(host: string, port: number): Promise<MuxStream> {
-    if (!this.usable) return Promise.reject(new AppError('SESSION_LOST', 'no TCP path to the peer'))
+    if (this.closed) return Promise.reject(new AppError('SESSION_LOST', 'the session with the peer is closed'))
     const id = this.nextId
     this.nextId = this.nextId >= 0xfffffff0 ? (this.deps.initiator ? 1 : 2) : this.nextId + 2
     const stream = this.track(new MuxStream(id, this.host))
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => this.failOpen(id, new AppError('SESSION_LOST', `the peer did not answer an open request in ${OPEN_TIMEOUT_MS / 1000} s`)), OPEN_TIMEOUT_MS)
-      this.pending.set(id, { stream, resolve, reject, timer })
-      this.send({ type: 'open', id, host, port })
+      const sent = this.carrier !== null
+      this.pending.set(id, { stream, resolve, reject, timer, sent, host, port })
+      if (sent) this.send({ type: 'open', id, host, port })
     })
   }
 
@@ -159,13 +174,19 @@ export class Mux extends EventEmitter {
     p.reject(err)
   }
 
-  // Forget the current carrier without telling anyone (attach or close follows).
-  private drop(): void {
+  // Forget the current carrier without telling anyone (attach or close follows). A carrier that is
+  // being replaced lingers unread for a while (see LINGER_MS).
+  private drop(linger = false): void {
     if (this.pingTimer) clearInterval(this.pingTimer)
     this.pingTimer = null
     this.detachCarrier?.()
     this.detachCarrier = null
-    this.carrier?.destroy()
+    const old = this.carrier
+    if (old && linger && !old.destroyed) {
+      old.on('error', () => {})
+      old.resume()
+      setTimeout(() => old.destroy(), LINGER_MS).unref()
+    } else old?.destroy()
     this.carrier = null
     this.info = null
   }
@@ -174,12 +195,12 @@ export class Mux extends EventEmitter {
     if (this.carrier !== carrier || this.closed) return
     const proto = this.info?.proto
     this.drop()
-    // Opens in flight may or may not have reached the peer: fail them (the caller retries on
-    // UDP); the peer drops its half at the next RESUMED.
-    for (const id of [...this.pending.keys()]) this.failOpen(id, new AppError('SESSION_LOST', `the path to the peer was lost: ${reason}`))
+    // Opens in flight may or may not have reached the peer: fail them (the caller retries); the
+    // peer drops its half at the next RESUMED. Opens not sent yet wait for the next carrier.
+    for (const [id, p] of [...this.pending]) if (p.sent) this.failOpen(id, new AppError('SESSION_LOST', `the path to the peer was lost: ${reason}`))
     this.deps.counters.inc('mux_carriers_lost')
     this.deps.logger.info({ reason, proto, streams: this.streams.size }, 'mux carrier lost; streams wait for the next one')
-    this.emit('dead', reason)
+    this.emit('dead', reason, proto)
   }
 
   private beat(carrier: Carrier): void {
@@ -229,7 +250,11 @@ export class Mux extends EventEmitter {
         return
       case 'openOk': {
         const p = this.pending.get(f.id)
-        if (!p) return
+        // An answer to an open we gave up on: the peer's half must go.
+        if (!p) {
+          if (!this.streams.has(f.id)) this.send({ type: 'reset', id: f.id })
+          return
+        }
         this.pending.delete(f.id)
         clearTimeout(p.timer)
         p.resolve(p.stream)

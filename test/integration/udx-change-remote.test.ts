@@ -2,9 +2,9 @@
 // libudx stamps each packet's destination when it builds the packet, and changeRemote does not
 // re-stamp the packets still waiting for an ack: they are retransmitted to the OLD address only.
 // On a dead old path the stream can never fill that hole and dies with ETIMEDOUT after its RTO
-// budget. This is why data flowing TOWARD a peer whose address changed does not survive a path
-// move (test/lab/multihomed.test.ts); when the canary below fails, libudx re-stamps them and the
-// `it.fails` lab cases must become plain tests.
+// budget. This is why the daemon never moves a UDX stream that carries forwarded TCP data: the
+// multiplexer resumes on a fresh carrier (test/lab/heal.test.ts, multihomed.test.ts). When the
+// canary below fails, libudx re-stamps them, and moving could be cheaper than a new carrier.
 import { createHash, randomBytes } from 'node:crypto'
 import { afterEach, describe, expect, it } from 'vitest'
 import UDX, { type UDXSocket, type UDXStream } from 'udx-native'

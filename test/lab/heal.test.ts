@@ -37,13 +37,15 @@ describe.skipIf(reason !== null)('paths that heal (cone/cone)', () => {
   const remoteOf = async (s: Setup, on: LabDaemon = s.alice, peer = 'bob'): Promise<string | undefined> =>
     (JSON.parse((await s.nodes.ctl(on, ['peers', '--json'])).stdout) as { name: string; path: { remote: string } | null }[]).find((p) => p.name === peer)?.path?.remote
 
-  // Which NAT breaks, and the transfer, whose data flows FROM that side: data toward a peer whose
-  // address changed does not survive yet (libudx retransmits to the old address; see
-  // test/integration/udx-change-remote.test.ts and the it.fails case in multihomed.test.ts).
+  // Which NAT breaks, and which way the data flows: from the side that moved, and toward it (the
+  // case a moved UDX stream cannot survive, test/integration/udx-change-remote.test.ts: the
+  // forwarded connection resumes on a fresh carrier instead).
   const cases = [
     { fault: 'forgets its mappings', side: 'bob (exposing)', mode: 'download' },
+    { fault: 'forgets its mappings', side: 'bob (exposing)', mode: 'upload' },
     { fault: 'changes its WAN address', side: 'bob (exposing)', mode: 'download' },
     { fault: 'changes its WAN address', side: 'alice (forwarding)', mode: 'upload' },
+    { fault: 'changes its WAN address', side: 'alice (forwarding)', mode: 'download' },
   ] as const
   for (const { fault, side, mode } of cases) {
     it(`${side}: a NAT that ${fault} mid-${mode}: 64 MiB completes, sha256-equal`, async () => {

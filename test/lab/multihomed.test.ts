@@ -12,17 +12,16 @@ const reason = await labSkipReason('the multi-homed lab')
 describe.skipIf(reason !== null)('a host with two uplinks', () => {
   const freshLab = labPerTest()
 
-  // UDP-only, data toward the host that moved (a download here) stalls for good: libudx
-  // retransmits the packets bob had in flight to alice's old address only, so bob's stream times
-  // out (test/integration/udx-change-remote.test.ts). Known failure until libudx re-stamps them.
-  // Over a TCP path the forwarded connection is a multiplexer stream: when the TCP carrier dies
-  // it resumes on a fresh UDX stream of the new session from the bytes each side got (no move).
+  // A forwarded connection is a multiplexer stream: when the path moves it resumes on a fresh
+  // carrier of the new session from the bytes each side got. Data toward the host that moved (a
+  // download here) is the hard case: libudx would resend a moved UDX stream's unacked packets to
+  // the old address only (test/integration/udx-change-remote.test.ts), so no stream is moved.
   const cases = [
-    { mode: 'upload', tcp: false, fails: false },
-    { mode: 'download', tcp: false, fails: true },
-    { mode: 'download', tcp: true, fails: false },
+    { mode: 'upload', tcp: false },
+    { mode: 'download', tcp: false },
+    { mode: 'download', tcp: true },
   ] as const
-  for (const { mode, tcp, fails } of cases) (fails ? it.fails : it)(`${tcp ? 'over a TCP path' : 'UDP only'}: killing the active uplink mid-${mode} moves the path to the other; 64 MiB completes sha256-equal`, async () => {
+  for (const { mode, tcp } of cases) it(`${tcp ? 'over a TCP path' : 'UDP only'}: killing the active uplink mid-${mode} moves the path to the other; 64 MiB completes sha256-equal`, async () => {
     const { lab, nodes } = await freshLab()
     const r1 = await lab.router('cone', { rateMbit: 200 })
     const r2 = await lab.router('cone', { rateMbit: 200 })

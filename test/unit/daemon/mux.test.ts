@@ -136,6 +136,60 @@ describe('stream multiplexer', () => {
     await waitFor(() => bob.size === 0, { timeoutMs: 5_000, what: 'bob to drop the stream alice never got' })
   })
 
+  it('an open made before any carrier waits, and goes out on the first one', async () => {
+    const { alice, bob, sent } = pair(1_000_000)
+    const opening = alice.open('localhost', 1)
+    const l = link()
+    alice.attach(l.a, { proto: 'udp', local: null, remote: null })
+    bob.attach(l.b, { proto: 'udp', local: null, remote: null })
+    const got = collect(await opening)
+    expect(await got.done).toEqual({ bytes: 1_000_000, sha: await sent })
+  })
+
+  it('a live carrier replaced by another (a TCP path came up): the stream switches without a byte lost or doubled, and the old carrier lingers', async () => {
+    const { alice, bob, sent } = pair(20_000_000)
+    const first = link()
+    alice.attach(first.a, { proto: 'udp', local: null, remote: null })
+    bob.attach(first.b, { proto: 'udp', local: null, remote: null })
+    let dead = 0
+    alice.on('dead', () => dead++)
+    bob.on('dead', () => dead++)
+    const got = collect(await alice.open('localhost', 1))
+    await waitFor(() => got.bytes() > 5_000_000, { timeoutMs: 10_000, what: 'a quarter of the stream' })
+    const second = link()
+    alice.attach(second.a, tcpInfo)
+    // Bob is still sending on the old carrier; it switches a moment later.
+    await new Promise((r) => setImmediate(r))
+    bob.attach(second.b, tcpInfo)
+    expect(first.a.destroyed).toBe(false)
+    expect(await got.done).toEqual({ bytes: 20_000_000, sha: await sent })
+    expect(dead).toBe(0)
+  })
+
+  it('an answer to an open it gave up on resets the peer\'s half', async () => {
+    const counters = new Counters()
+    let opened = 0
+    const alice = new Mux({ initiator: true, onOpen: () => Promise.reject(new Error('no')), logger, counters })
+    // Bob answers only after alice has moved to a new carrier (its open in flight is failed).
+    let release: () => void = () => {}
+    const gate = new Promise<void>((r) => (release = r))
+    let asked = 0
+    const bob = new Mux({ initiator: false, onOpen: async () => { asked++; await gate; return { ok: true, attach: () => void opened++ } }, logger, counters })
+    made.push(alice, bob)
+    const l = link()
+    alice.attach(l.a, tcpInfo)
+    bob.attach(l.b, tcpInfo)
+    const pending = alice.open('localhost', 1)
+    await waitFor(() => asked === 1, { timeoutMs: 5_000, what: 'bob to get the open' })
+    const l2 = link()
+    alice.attach(l2.a, tcpInfo)
+    bob.attach(l2.b, tcpInfo)
+    await expect(pending).rejects.toMatchObject({ code: 'SESSION_LOST' })
+    release()
+    await waitFor(() => opened === 1, { timeoutMs: 5_000, what: 'bob to accept late' })
+    await waitFor(() => bob.size === 0, { timeoutMs: 5_000, what: 'bob to drop the stream alice gave up on' })
+  })
+
   it('answers a refused open with the reason', async () => {
     const { alice, bob } = pair(0)
     const l = link()

@@ -1,0 +1,122 @@
+// The multiplexer side of a peer session: every forwarded TCP connection rides the peer's Mux,
+// and this keeps a carrier under it. A kernel TCP path when there is one; otherwise one UDX stream
+// of the current session, opened by the session's Noise initiator. Streams are never moved with
+// the session's UDX streams: libudx resends a moved stream's unacked packets to the old address
+// only (test/integration/udx-change-remote.test.ts), so on a new path the multiplexer gets a fresh
+// carrier and every stream resumes on it from the bytes each side got.
+import type NoiseSecretStream from '@hyperswarm/secret-stream'
+import type { MuxOpen } from '../protocol/mux.js'
+import type { Addr } from '../protocol/punch.js'
+import type { Logger } from '../common/logger.js'
+import type { Counters } from './counters.js'
+import { Mux, type CarrierInfo, type MuxOpenDecision } from './tcp/mux.js'
+
+// Opening the UDP carrier is retried this often, this many times, while the session needs one.
+const CARRIER_RETRY_MS = 1_000
+const CARRIER_ATTEMPTS = 5
+
+/** What SessionMux needs from its session. */
+export interface SessionMuxHost {
+  readonly initiator: boolean
+  alive(): boolean
+  remote(): Addr
+  readonly publicKey: Uint8Array
+  readonly remoteKey: Uint8Array
+  /** Open a UDX stream of this session for a carrier (a CARRIER request the peer answers). */
+  openCarrier(): Promise<NoiseSecretStream>
+  onOpen(req: MuxOpen): Promise<MuxOpenDecision>
+  /** The kernel TCP carrier died. */
+  onTcpLost(): void
+  logger: Logger
+  counters: Counters
+}
+
+/** A session's multiplexer and the carrier under it. */
+export class SessionMux {
+  mux: Mux
+  private opening = false
+  // Identifies the session's current path: a UDX carrier opened on an earlier one is replaced.
+  private pathId = {}
+
+  constructor(private readonly host: SessionMuxHost) {
+    this.mux = this.make()
+  }
+
+  /** Take over the multiplexer of the session this one replaces (its streams go on); false if this one is in use. */
+  adopt(mux: Mux): boolean {
+    if (this.mux.size > 0) return false
+    this.mux.close('replaced')
+    this.mux = mux
+    mux.removeAllListeners('dead')
+    mux.on('dead', (_reason: string, proto: string) => this.onDead(proto))
+    return true
+  }
+
+  /** Give the multiplexer away (to the session replacing ours) and start an empty one. */
+  handOff(): Mux {
+    const mux = this.mux
+    this.mux = this.make()
+    return mux
+  }
+
+  /** The session moved to another path: its UDX carrier must be replaced. */
+  newPath(): void {
+    this.pathId = {}
+    this.ensure()
+  }
+
+  /** A kernel TCP path came up. */
+  attachTcp(carrier: NoiseSecretStream, info: CarrierInfo): void {
+    this.mux.attach(carrier, info)
+  }
+
+  /** The peer opened a carrier on this session. */
+  attachAccepted(stream: NoiseSecretStream): void {
+    this.mux.attach(stream, { proto: 'udp', local: null, remote: this.host.remote(), owner: this.pathId })
+  }
+
+  /**
+   * Without a carrier (a new session, a dead TCP path) or with the UDX carrier of an earlier path,
+   * the session's Noise initiator opens a new one (the other side answers).
+   */
+  ensure(attempt = 0): void {
+    const mux = this.mux
+    const needs = (): boolean => this.host.alive() && this.mux === mux && (!mux.hasCarrier || (mux.info?.proto === 'udp' && mux.info.owner !== this.pathId))
+    if (!this.host.initiator || this.opening || !needs()) return
+    this.opening = true
+    const pathId = this.pathId
+    this.host.openCarrier().then((stream) => {
+      this.opening = false
+      if (!needs() || pathId !== this.pathId) {
+        stream.destroy()
+        this.ensure()
+        return
+      }
+      mux.attach(stream, { proto: 'udp', local: null, remote: this.host.remote(), owner: pathId })
+    }, (err: Error) => {
+      this.opening = false
+      if (!needs()) return
+      if (attempt + 1 >= CARRIER_ATTEMPTS) {
+        this.host.logger.warn({ err: err.message }, 'could not open a UDP carrier for forwarded connections')
+        return
+      }
+      setTimeout(() => this.ensure(attempt + 1), CARRIER_RETRY_MS).unref()
+    })
+  }
+
+  private make(): Mux {
+    const mux = new Mux({
+      // Stream-id parity by key order: both daemons agree on it whatever session made the mux.
+      initiator: Buffer.compare(Buffer.from(this.host.publicKey), Buffer.from(this.host.remoteKey)) < 0,
+      onOpen: (req) => this.host.onOpen(req),
+      logger: this.host.logger, counters: this.host.counters,
+    })
+    mux.on('dead', (_reason: string, proto: string) => this.onDead(proto))
+    return mux
+  }
+
+  private onDead(proto: string): void {
+    if (proto === 'tcp') this.host.onTcpLost()
+    this.ensure()
+  }
+}
