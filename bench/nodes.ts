@@ -33,6 +33,9 @@ export const NOFILE = ((): number => {
 /** Run argv with the open-file soft limit raised to NOFILE (prlimit execs: the PID stays the program's). */
 export const withFiles = (argv: string[]): string[] => ['prlimit', `--nofile=${NOFILE}:${NOFILE}`, ...argv]
 
+/** Extra node flags for the daemons (P2PD_BENCH_NODE_ARGS, space-separated), e.g. --cpu-prof to see where the time goes. */
+export const DAEMON_NODE_ARGS = (process.env.P2PD_BENCH_NODE_ARGS ?? '').split(' ').filter((x) => x !== '')
+
 /** A daemon running in the lab. */
 export interface BenchDaemon {
   name: string
@@ -77,7 +80,7 @@ export class BenchNodes {
   /** A daemon on `host`, resolved once registered with the broker. */
   async daemon(name: string, host: Host): Promise<BenchDaemon> {
     const socket = join(this.dir, `${name}.sock`)
-    const argv = [process.execPath, distBin('daemon'), '--name', name, '--broker', `${INTERNET.primary}:7000`, '--state-dir', join(this.dir, name), '--api-socket', socket, '--log-level', 'warn']
+    const argv = [process.execPath, ...DAEMON_NODE_ARGS, distBin('daemon'), '--name', name, '--broker', `${INTERNET.primary}:7000`, '--state-dir', join(this.dir, name), '--api-socket', socket, '--log-level', 'warn']
     const child = this.lab.spawn(host.ns, withFiles(argv))
     const c = collect(child)
     await waitFor(() => {

@@ -30,6 +30,8 @@ export class MuxStream extends Duplex {
   /** Set when a new carrier came: no DATA until the peer's RESUME says where to start. */
   awaitingResume = false
   private credited = 0
+  // The reader's buffer filled (push returned false): credit is due when it asks for more.
+  private starved = false
   private readonly outq: Buffer[] = []
   private acked = 0
   private written = 0
@@ -67,7 +69,10 @@ export class MuxStream extends Duplex {
   }
 
   override _read(): void {
-    if (this.received > this.credited) this.sendCredit()
+    // Node asks for more after nearly every push; credit here only what a full buffer held back,
+    // else every DATA frame would cost a CREDIT frame (an encrypted write and a wakeup) back.
+    if (this.starved && this.received > this.credited) this.sendCredit()
+    this.starved = false
   }
 
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
@@ -106,7 +111,8 @@ export class MuxStream extends Duplex {
     if (this.peerEnded || this.destroyed) return
     this.received += payload.length
     const buf = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
-    if (this.push(buf) && this.received - this.credited >= CREDIT_STEP) this.sendCredit()
+    if (!this.push(buf)) this.starved = true
+    else if (this.received - this.credited >= CREDIT_STEP) this.sendCredit()
   }
 
   /** The peer consumed `bytes` more: forget them, and let held writes go on. */

@@ -5,12 +5,13 @@ import { createHash, randomBytes } from 'node:crypto'
 import { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
 import { Mux, type Carrier, type MuxOpenDecision } from '../../../daemon/tcp/mux.js'
+import { decodeMux } from '../../../protocol/mux.js'
 import { Counters } from '../../../daemon/counters.js'
 import { createLogger } from '../../../common/logger.js'
 import { waitFor } from '../../helpers/wait-for.js'
 
-/** Two ends of a message-preserving link; cut() drops everything in flight and closes both; `muteB` drops what b sends. */
-function link(muteB = false): { a: Carrier; b: Carrier; cut: () => void } {
+/** Two ends of a message-preserving link; cut() drops everything in flight and closes both; `muteB` drops what b sends; `seen` gets every message a sends. */
+function link(muteB = false, seen: (msg: Uint8Array) => void = () => {}): { a: Carrier; b: Carrier; cut: () => void } {
   let alive = true
   const ends: Duplex[] = []
   const make = (i: number): Duplex => new Duplex({
@@ -18,6 +19,7 @@ function link(muteB = false): { a: Carrier; b: Carrier; cut: () => void } {
     read() {},
     write(msg: Uint8Array, _enc, cb) {
       const copy = Uint8Array.from(msg)
+      if (i === 0) seen(copy)
       // Asynchronous delivery: a cut drops what is still on its way.
       setImmediate(() => {
         if (alive && !(muteB && i === 1)) ends[1 - i]!.push(copy)
@@ -94,6 +96,20 @@ describe('stream multiplexer', () => {
     bob.attach(l.b, tcpInfo)
     const got = collect(await alice.open('localhost', 1))
     expect(await got.done).toEqual({ bytes: 3_000_000, sha: await sent })
+  })
+
+  it('credits the sender in steps, not with a frame back for every DATA frame', async () => {
+    const { alice, bob, sent } = pair(3_000_000)
+    let credits = 0
+    const l = link(false, (m) => {
+      if (decodeMux(m).type === 'credit') credits++
+    })
+    alice.attach(l.a, tcpInfo)
+    bob.attach(l.b, tcpInfo)
+    const got = collect(await alice.open('localhost', 1))
+    expect(await got.done).toEqual({ bytes: 3_000_000, sha: await sent })
+    // 3 MB in 64 KiB frames is 46 frames; 256 KiB credit steps are 12, plus the final credit at END.
+    expect(credits).toBeLessThanOrEqual(14)
   })
 
   it('a carrier lost mid-stream: the stream resumes on the next one without a byte lost or doubled', async () => {

@@ -1,0 +1,135 @@
+// node dist/bench/datapath.js: the forward's data path alone, on loopback, no lab and no root:
+// a client -> "alice" (forward listener, splice, Mux) -> secret-stream over one kernel TCP
+// carrier -> "bob" (Mux, splice, dial) -> bench/bin/server.mjs, each daemon half its own process.
+// Reports throughput and 64 B round trips next to plain loopback TCP, and the CPU each half
+// spends per GiB (steadier than throughput on a shared machine). For profiling the daemon's own
+// code: DATAPATH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (the halves exit cleanly).
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
+import { connect, createServer, type Socket } from 'node:net'
+import NoiseSecretStream from '@hyperswarm/secret-stream'
+import { createLogger } from '../common/logger.js'
+import { Counters } from '../daemon/counters.js'
+import { splice } from '../daemon/splice.js'
+import { Mux, type Carrier } from '../daemon/tcp/mux.js'
+import { collect, cpuMs, helper } from './nodes.js'
+import { median } from './stats.js'
+
+const MiB = 1024 * 1024
+const PORTS = { echo: 29000, source: 29001, carrier: 29002, fwdEcho: 29100, fwdSource: 29101 }
+const BYTES = Number(process.env.DATAPATH_MIB ?? 256) * MiB
+const RUNS = Number(process.env.DATAPATH_RUNS ?? 3)
+const logger = createLogger({ name: 'datapath', level: 'silent' })
+const tcpInfo = { proto: 'tcp' as const, local: null, remote: null }
+
+function ready(): void {
+  process.stdout.write('ready\n')
+  process.once('SIGTERM', () => process.exit(0))
+}
+
+// bob: accepts the carrier, dials the server for every open.
+function bob(): void {
+  const mux = new Mux({
+    initiator: false, logger, counters: new Counters(),
+    onOpen: async (req) => {
+      const sock = await new Promise<Socket>((resolve, reject) => {
+        const s = connect({ host: '127.0.0.1', port: req.port, noDelay: true, allowHalfOpen: true })
+        s.once('error', reject)
+        s.once('connect', () => resolve(s))
+      })
+      sock.on('error', () => {})
+      return { ok: true, attach: (stream) => splice(sock, stream, { bytesIn: 0, bytesOut: 0 }, () => {}) }
+    },
+  })
+  createServer({ noDelay: true }, (raw) => {
+    const carrier = new NoiseSecretStream(false, raw)
+    carrier.on('error', () => {})
+    mux.attach(carrier as unknown as Carrier, tcpInfo)
+  }).listen(PORTS.carrier, '127.0.0.1', ready)
+}
+
+// alice: dials the carrier; forward listeners open a stream each connection.
+function alice(): void {
+  const mux = new Mux({ initiator: true, logger, counters: new Counters(), onOpen: () => Promise.reject(new Error('alice exposes nothing')) })
+  const raw = connect({ host: '127.0.0.1', port: PORTS.carrier, noDelay: true })
+  const carrier = new NoiseSecretStream(true, raw)
+  carrier.on('error', () => {})
+  carrier.once('open', () => {
+    mux.attach(carrier as unknown as Carrier, tcpInfo)
+    let listening = 0
+    for (const [port, to] of [[PORTS.fwdEcho, PORTS.echo], [PORTS.fwdSource, PORTS.source]] as const) {
+      createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (sock) => {
+        sock.on('error', () => {})
+        mux.open('localhost', to).then((stream) => {
+          splice(sock, stream, { bytesIn: 0, bytesOut: 0 }, () => {})
+          sock.resume()
+        }, () => sock.destroy())
+      }).listen(port, '127.0.0.1', () => {
+        if (++listening === 2) ready()
+      })
+    }
+  })
+}
+
+async function start(argv: string[]): Promise<ChildProcess> {
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const c = collect(child)
+  await new Promise<void>((resolve, reject) => {
+    const t = setInterval(() => {
+      if (c.out().includes('ready')) resolve()
+      else if (child.exitCode !== null) reject(new Error(`${argv.join(' ')} exited: ${c.err()}`))
+      else return
+      clearInterval(t)
+    }, 20)
+  })
+  return child
+}
+
+function client<T>(args: (string | number)[]): T {
+  const out = execFileSync(process.execPath, [helper('client'), ...args.map(String)], { encoding: 'utf8' })
+  return JSON.parse(out.trim().split('\n').pop()!) as T
+}
+
+async function stop(c: ChildProcess): Promise<void> {
+  if (c.exitCode !== null) return
+  const exited = new Promise((resolve) => c.once('exit', resolve))
+  c.kill('SIGTERM')
+  await exited
+}
+
+async function main(): Promise<void> {
+  const self = process.argv[1]!
+  const extra = (process.env.DATAPATH_NODE_ARGS ?? '').split(' ').filter((x) => x !== '')
+  const procs: ChildProcess[] = []
+  try {
+    procs.push(await start([process.execPath, helper('server'), String(PORTS.echo), String(PORTS.source)]))
+    const b = await start([process.execPath, ...extra, self, 'bob'])
+    procs.push(b)
+    const a = await start([process.execPath, ...extra, self, 'alice'])
+    procs.push(a)
+    type Dl = { mbit: number }
+    type Pp = { samplesMs: number[] }
+    const rtt = (port: number): number => median(client<Pp>(['pingpong', '127.0.0.1', port, 64, 200, 2000]).samplesMs)
+    const rttP2pd = rtt(PORTS.fwdEcho)
+    const rttPlain = rtt(PORTS.echo)
+    const cpu0 = await Promise.all([cpuMs(a.pid!), cpuMs(b.pid!)])
+    const p2pd = Array.from({ length: RUNS }, () => client<Dl>(['download', '127.0.0.1', PORTS.fwdSource, BYTES]).mbit)
+    const cpu = (await Promise.all([cpuMs(a.pid!), cpuMs(b.pid!)])).map((c, i) => (c - cpu0[i]!) / ((RUNS * BYTES) / 1024 / MiB))
+    const plain = Array.from({ length: RUNS }, () => client<Dl>(['download', '127.0.0.1', PORTS.source, BYTES]).mbit)
+    const r = (x: number): string => x.toFixed(0)
+    process.stdout.write(`throughput Mbit/s: p2pd ${p2pd.map(r).join(' ')} (median ${r(median(p2pd))}), plain ${plain.map(r).join(' ')} (median ${r(median(plain))}), ratio ${(median(p2pd) / median(plain)).toFixed(2)}\n`)
+    process.stdout.write(`64 B round trip p50 ms: p2pd ${rttP2pd.toFixed(3)}, plain ${rttPlain.toFixed(3)}, added ${(rttP2pd - rttPlain).toFixed(3)}\n`)
+    process.stdout.write(`CPU ms per GiB: alice (receives) ${r(cpu[0]!)}, bob (sends) ${r(cpu[1]!)}, both ${r(cpu[0]! + cpu[1]!)}\n`)
+  } finally {
+    for (const p of procs.reverse()) await stop(p)
+  }
+}
+
+const role = process.argv[2]
+if (role === 'bob') bob()
+else if (role === 'alice') alice()
+else {
+  main().catch((e: unknown) => {
+    process.stderr.write(`datapath: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`)
+    process.exit(1)
+  })
+}
