@@ -44,4 +44,18 @@ describe.skipIf(reason !== null)('IPv6 lab', () => {
       expect(t, `${mode}: ${JSON.stringify(t)}`).toMatchObject({ ok: true, bytes: 64 * MiB })
     }
   })
+
+  it('symmetric/symmetric with IPv6 on both sides: a direct IPv6 path, not the relay IPv4 would need', async () => {
+    const { lab, nodes } = await freshLab()
+    const a = await lab.host('a', await lab.router('symmetric', { ipv6: true }))
+    const b = await lab.host('b', await lab.router('symmetric', { ipv6: true }))
+    const { alice, bob } = await forwardedPair(lab, nodes, a, b)
+    const c = await nodes.ctl(alice, ['connect', 'bob', '--json'])
+    expect(c.code, `${c.stderr}\nalice: ${alice.err().slice(-1500)}\nbob: ${bob.err().slice(-1500)}`).toBe(0)
+    const path = (JSON.parse(c.stdout) as { path: { kind: string; remote: string } }).path
+    expect(path.kind).toBe('direct')
+    expect(path.remote.startsWith(`[${b.ip6}]:`), path.remote).toBe(true)
+    const t = await transfer(lab, a, 'download', 9100, 32 * MiB)
+    expect(t, JSON.stringify(t)).toMatchObject({ ok: true, bytes: 32 * MiB })
+  })
 })
