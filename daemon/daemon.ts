@@ -83,7 +83,7 @@ export class Daemon implements DaemonApi {
       endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,
       allowPath: (remote) => this.allowPath(remote), relay: this.relayClient, nat: () => this.natMapping(),
     })
-    this.tcpEndpoint = opts.tcp === false ? null : new TcpEndpoint({ logger: log.child({ component: 'tcp' }), counters: this.counters })
+    this.tcpEndpoint = opts.tcp === false ? null : new TcpEndpoint({ logger: log.child({ component: 'tcp' }), counters: this.counters, hosts: () => [...this.localIfaces.usable(4), ...this.localIfaces.usable(6)] })
     const tcp = this.tcpEndpoint && new TcpPaths({
       endpoint: this.tcpEndpoint, keyPair: deps.keyPair, brokers: () => this.brokers.map((b) => b.resolvedAddress()).filter((a): a is Addr => a !== null),
       logger: log.child({ component: 'tcp' }), counters: this.counters,

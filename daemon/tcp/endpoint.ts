@@ -5,7 +5,6 @@
 // outgoing punch connects bind the same local port: the NAT keeps one mapping for it, the one
 // the broker reflected.
 import { connect, createServer, type Server, type Socket } from 'node:net'
-import { networkInterfaces } from 'node:os'
 import { decodeTcpObserved, MAX_TCP_OBSERVED } from '../../protocol/tcp-reflect.js'
 import type { Addr } from '../../protocol/punch.js'
 import { normalizeHost } from '../../common/lifecycle.js'
@@ -27,21 +26,28 @@ export class TcpEndpoint {
   private punchPort = 0
   private unidentified = 0
   private inbound: InboundHandler = () => false
+  private dualStack = false
 
-  constructor(private readonly deps: { logger: Logger; counters: Counters }) {}
+  /** `hosts`: the interface addresses the daemon may use (interfaces_allow/deny applied). */
+  constructor(private readonly deps: { logger: Logger; counters: Counters; hosts: () => { address: string; family: 4 | 6 }[] }) {}
 
-  /** Listen on `port` (the UDP port's number when free; else any), all IPv4 addresses. */
+  /** Listen on `port` (the UDP port's number when free; else any): IPv4 and IPv6 where the host has it. */
   async start(port: number): Promise<void> {
     const server = createServer({ noDelay: true, pauseOnConnect: false }, (s) => this.accept(s))
     server.on('error', (err) => this.deps.logger.warn({ err }, 'tcp listener error'))
-    const listen = (p: number): Promise<void> => new Promise((resolve, reject) => {
+    const listen = (p: number, host: string): Promise<void> => new Promise((resolve, reject) => {
       server.once('error', reject)
-      server.listen(p, '0.0.0.0', () => {
+      server.listen({ port: p, host, ipv6Only: false }, () => {
         server.off('error', reject)
         resolve()
       })
     })
-    await listen(port).catch(() => listen(0))
+    const on = async (host: string): Promise<void> => listen(port, host).catch(() => listen(0, host))
+    // Dual-stack '::' when the host has IPv6 at all; else IPv4 only.
+    this.dualStack = await on('::').then(() => true, async () => {
+      await on('0.0.0.0')
+      return false
+    })
     this.server = server
   }
 
@@ -61,13 +67,23 @@ export class TcpEndpoint {
     return a && typeof a === 'object' ? a.port : 0
   }
 
-  /** Listener candidates: every non-internal IPv4 address with the listener's port. */
+  /** Listener candidates: every usable interface address (IPv4 first) with the listener's port. */
   listenCandidates(): Addr[] {
-    const out: Addr[] = []
-    for (const addrs of Object.values(networkInterfaces())) {
-      for (const a of addrs ?? []) if (a.family === 'IPv4' && !a.internal) out.push({ host: a.address, port: this.listenPort })
-    }
-    return out.slice(0, 8)
+    return this.hosts().map((a) => ({ host: a.address, port: this.listenPort })).slice(0, 8)
+  }
+
+  /**
+   * Punch candidates that need no reflection: our IPv6 addresses with the punching port (no NAT
+   * in front of them, only a stateful firewall that the crossed SYNs open).
+   */
+  punchCandidates6(): Addr[] {
+    if (!this.canPunch) return []
+    return this.hosts().filter((a) => a.family === 6).map((a) => ({ host: a.address, port: this.punchPort })).slice(0, 4)
+  }
+
+  private hosts(): { address: string; family: 4 | 6 }[] {
+    const all = this.deps.hosts().filter((a) => a.family === 4 || this.dualStack)
+    return [...all.filter((a) => a.family === 4), ...all.filter((a) => a.family === 6)]
   }
 
   /** Our public TCP mapping as `broker` sees a connection from the punching port; null if it does not answer. */
@@ -116,7 +132,8 @@ export class TcpEndpoint {
 
   /** A connect to `to`, from the punching port when `punch` (else any port). */
   dial(to: Addr, punch: boolean): Socket {
-    const sock = connect({ host: to.host, port: to.port, noDelay: true, ...(punch ? { localAddress: '0.0.0.0', localPort: this.punchPort } : {}) })
+    const any = to.host.includes(':') ? '::' : '0.0.0.0'
+    const sock = connect({ host: to.host, port: to.port, noDelay: true, ...(punch ? { localAddress: any, localPort: this.punchPort } : {}) })
     sock.on('error', () => {})
     return sock
   }

@@ -54,7 +54,7 @@ interface Attempt {
 }
 
 type Candidates = { listen: Addr[]; punch: Addr[] }
-const toWire = (a: Addr): { host: string; family: 4; port: number } => ({ host: a.host, family: 4, port: a.port })
+const toWire = (a: Addr): { host: string; family: 4 | 6; port: number } => ({ host: a.host, family: a.host.includes(':') ? 6 : 4, port: a.port })
 const fromWire = (xs: { host: string; port: number }[]): Addr[] => xs.map((x) => ({ host: normalizeHost(x.host), port: x.port }))
 
 /** Runs TCP path attempts for every session of the daemon. */
@@ -122,7 +122,7 @@ export class TcpPaths {
   private async gather(): Promise<Candidates> {
     const seen = await Promise.all(this.deps.brokers().map((b) => this.deps.endpoint.reflect(b)))
     const punch: Addr[] = []
-    for (const a of seen) if (a && !punch.some((p) => p.host === a.host && p.port === a.port)) punch.push(a)
+    for (const a of [...seen, ...this.deps.endpoint.punchCandidates6()]) if (a && !punch.some((p) => p.host === a.host && p.port === a.port)) punch.push(a)
     return { listen: this.deps.endpoint.listenCandidates(), punch: punch.slice(0, 8) }
   }
 

@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest'
 import { forwardedPair, labPerTest } from './nodes.js'
 import { labSkipReason } from './netns.js'
 import { transfer } from './traffic.js'
+import { waitFor } from '../helpers/wait-for.js'
 
 const MiB = 1024 * 1024
 const reason = await labSkipReason('the IPv6 lab')
@@ -27,7 +28,7 @@ describe.skipIf(reason !== null)('IPv6 lab', () => {
     const { lab, nodes } = await freshLab()
     const a = await lab.host('a', await lab.router('cone', { ipv6: true }))
     const b = await lab.host('b', await lab.router('cone', { ipv6: true }))
-    // UDP paths only: kernel TCP paths are IPv4 for now, and one would take over from the IPv6 path this is about.
+    // UDP paths only: a kernel TCP path would take over from the UDP path over IPv6 this is about.
     const { alice, bob } = await forwardedPair(lab, nodes, a, b, { extra: ['--no-tcp'] })
     const iface = JSON.parse((await nodes.ctl(alice, ['interfaces', '--json'])).stdout) as { address: string; inUse: boolean }[]
     expect(iface.find((i) => i.address === a.ip6)).toMatchObject({ inUse: true })
@@ -45,7 +46,7 @@ describe.skipIf(reason !== null)('IPv6 lab', () => {
     }
   })
 
-  it('symmetric/symmetric with IPv6 on both sides: a direct IPv6 path, not the relay IPv4 would need', async () => {
+  it('symmetric/symmetric with IPv6 on both sides: a direct IPv6 path, not the relay IPv4 would need, and a kernel TCP path over IPv6', async () => {
     const { lab, nodes } = await freshLab()
     const a = await lab.host('a', await lab.router('symmetric', { ipv6: true }))
     const b = await lab.host('b', await lab.router('symmetric', { ipv6: true }))
@@ -55,6 +56,12 @@ describe.skipIf(reason !== null)('IPv6 lab', () => {
     const path = (JSON.parse(c.stdout) as { path: { kind: string; remote: string } }).path
     expect(path.kind).toBe('direct')
     expect(path.remote.startsWith(`[${b.ip6}]:`), path.remote).toBe(true)
+    // No TCP hole punch gets through a symmetric NAT, but over IPv6 the crossed SYNs open both
+    // firewalls: the kernel TCP path is IPv6 too.
+    const tcpPath = async (): Promise<{ proto: string; remote: string } | undefined> =>
+      (JSON.parse((await nodes.ctl(alice, ['peers', '--json'])).stdout) as { name: string; path: { proto: string; remote: string } | null }[]).find((p) => p.name === 'bob')?.path ?? undefined
+    await waitFor(async () => (await tcpPath())?.proto === 'tcp', { timeoutMs: 15_000, intervalMs: 100, what: 'the kernel TCP path over IPv6' })
+    expect((await tcpPath())?.remote.startsWith(`[${b.ip6}]:`)).toBe(true)
     const t = await transfer(lab, a, 'download', 9100, 32 * MiB)
     expect(t, JSON.stringify(t)).toMatchObject({ ok: true, bytes: 32 * MiB })
   })
