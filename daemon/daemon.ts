@@ -21,7 +21,7 @@ import { Forwards } from './forwards.js'
 import { InterfaceFilter } from './interface-filter.js'
 import { LocalInterfaces } from './interfaces.js'
 import { routeSource } from './route-source.js'
-import { DaemonMetrics } from './metrics.js'
+import type { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
 import type { State, StateStore } from './state-store.js'
 import { TcpEndpoint } from './tcp/endpoint.js'
@@ -49,7 +49,10 @@ export class Daemon implements DaemonApi {
   readonly counters = new Counters()
   readonly endpoint: Endpoint
   private readonly events = new EventEmitter()
-  private readonly metricsView = new DaemonMetrics({ api: this, counters: () => this.counters.toJSON() })
+  // prom-client (and what it pulls in) loads on the first scrape, not in every idle daemon; punch
+  // stages are counted from the start all the same.
+  private metricsView: Promise<DaemonMetrics> | null = null
+  private readonly punchStages = new Map<string, number>()
   private brokers: BrokerClient[]
   private readonly emit: (e: DaemonEvent) => void
   private readonly connector: Connector
@@ -73,7 +76,10 @@ export class Daemon implements DaemonApi {
     this.events.setMaxListeners(0)
     const log = deps.logger
     const save = (): Promise<void> => deps.store.save(deps.state).catch((err: unknown) => log.error({ err }, 'could not save state'))
-    const emit = (e: DaemonEvent): void => void this.events.emit('event', e)
+    const emit = (e: DaemonEvent): void => {
+      if (e.type === 'punch') this.punchStages.set(e.stage, (this.punchStages.get(e.stage) ?? 0) + 1)
+      this.events.emit('event', e)
+    }
     this.emit = emit
     this.localIfaces = new LocalInterfaces({ filter: new InterfaceFilter(opts.interfacesAllow, opts.interfacesDeny), logger: log.child({ component: 'interfaces' }) })
     this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
@@ -324,7 +330,9 @@ export class Daemon implements DaemonApi {
   }
 
   async metrics(): Promise<{ contentType: string; text: string }> {
-    return { contentType: this.metricsView.contentType, text: await this.metricsView.render() }
+    this.metricsView ??= import('./metrics.js').then((m) => new m.DaemonMetrics({ api: this, counters: () => this.counters.toJSON(), stages: this.punchStages }))
+    const view = await this.metricsView
+    return { contentType: view.contentType, text: await view.render() }
   }
 
   subscribe(listener: (event: DaemonEvent) => void): () => void {

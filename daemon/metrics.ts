@@ -9,7 +9,10 @@ export interface MetricsSource {
   api: Pick<DaemonApi, 'peers' | 'forwards' | 'status' | 'subscribe'>
   /** The daemon's monotonic counters by name (Counters.toJSON()). */
   counters: () => Record<string, number>
+  /** Punch stages counted since the daemon started (else counted from now on, off the event stream). */
+  stages?: Map<string, number>
 }
+
 
 const PEER_STATES: PeerInfo['state'][] = ['idle', 'connecting', 'connected', 'failed']
 
@@ -21,11 +24,12 @@ const REFUSED = /^opens_refused_(.+)$/
 /** Prometheus metrics of one daemon. */
 export class DaemonMetrics {
   readonly registry = new Registry()
-  private readonly stages = new Map<string, number>()
+  private readonly stages: Map<string, number>
   private readonly unsubscribe: () => void
 
   constructor(private readonly src: MetricsSource) {
-    this.unsubscribe = src.api.subscribe((e) => {
+    this.stages = src.stages ?? new Map()
+    this.unsubscribe = src.stages ? () => {} : src.api.subscribe((e) => {
       if (e.type === 'punch') this.stages.set(e.stage, (this.stages.get(e.stage) ?? 0) + 1)
     })
     collectDefaultMetrics({ register: this.registry, prefix: 'p2pd_' })

@@ -1,8 +1,8 @@
 // Builds the control API's fastify app without listening: the daemon attaches it to its Unix
 // socket (listen.ts), tests drive it with app.inject().
 import websocket from '@fastify/websocket'
-import { TypeBoxValidatorCompiler, type TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaValidationError } from 'fastify'
 import type { Logger } from 'pino'
 import { installErrorHandlers } from './errors.js'
 import { installGuard, type TcpGuardOptions } from './guard.js'
@@ -36,18 +36,28 @@ export interface AppDeps {
   socketPath?: string
 }
 
+// fastify's phrasing ("body/port must be <= 65535"), naming the field an unknown-field error is about.
+function schemaErrorFormatter(errors: FastifySchemaValidationError[], dataVar: string): Error {
+  const text = errors.map((e) => {
+    const extra = e.keyword === 'additionalProperties' ? `: ${String(e.params.additionalProperty)}` : ''
+    return `${dataVar}${e.instancePath} ${e.message ?? 'is invalid'}${extra}`
+  })
+  return new Error(text.join(', '))
+}
+
 /** Build the control API app (routes, validation, errors, OpenAPI, events); does not listen. */
 export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // Every `p2pctl status` is a request: logging each would drown the journal; errors are logged.
-  const common = { bodyLimit: BODY_LIMIT_BYTES, logController: new LogController({ disableRequestLogging: true }) }
+  // fastify's own Ajv checks requests, without its defaults' type coercion ("8080" is not a
+  // port), defaults or stripping: a request is taken as sent or refused.
+  const ajv = { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false } }
+  const common = { bodyLimit: BODY_LIMIT_BYTES, logController: new LogController({ disableRequestLogging: true }), ajv, schemaErrorFormatter }
   const app: ApiApp = (deps.logger
     ? Fastify({ ...common, loggerInstance: deps.logger as FastifyBaseLogger })
     : Fastify({ ...common, logger: false })
   ).withTypeProvider<TypeBoxTypeProvider>()
   const root = app as unknown as FastifyInstance
 
-  // Typebox's own checker: no type coercion of JSON bodies ("8080" is not a port).
-  app.setValidatorCompiler(TypeBoxValidatorCompiler)
   installErrorHandlers(root)
   const openapi = new OpenApiCollector()
   openapi.attach(root)

@@ -1,7 +1,8 @@
 // Typebox schemas for every control-API route, mirroring daemon/api/types.ts. They validate
 // requests, shape responses (fast-json-stringify drops fields the contract does not name) and
 // feed the OpenAPI document. ctl/ may import this file (and only this one) for the JSON types.
-import { Type, type Static, type TSchema } from 'typebox'
+import type { Static, TSchema } from 'typebox'
+import { Type } from './json-schema.js'
 import type * as T from './types.js'
 
 // Bounds on every string a client can send: the API is local, but a bound costs nothing.

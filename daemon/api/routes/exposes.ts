@@ -1,5 +1,5 @@
 // Expose routes: the access rules saying which peer may reach which local host:port.
-import { Type } from 'typebox'
+import { Type } from '../json-schema.js'
 import type { DaemonApi } from '../types.js'
 import { AddExposeRequest, ExposeInfo, IdParams } from '../schemas.js'
 import type { ApiApp } from './typed.js'

@@ -1,5 +1,5 @@
 // Forward routes: local listeners that carry connections to a peer's host:port.
-import { Type } from 'typebox'
+import { Type } from '../json-schema.js'
 import type { DaemonApi } from '../types.js'
 import { AddForwardRequest, ForwardInfo, IdParams } from '../schemas.js'
 import type { ApiApp } from './typed.js'

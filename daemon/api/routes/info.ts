@@ -1,5 +1,5 @@
 // Read-only routes about the daemon itself: health, status, identity, interfaces.
-import { Type } from 'typebox'
+import { Type } from '../json-schema.js'
 import type { DaemonApi } from '../types.js'
 import { Health, IdInfo, InterfaceInfo, StatusInfo } from '../schemas.js'
 import type { ApiApp } from './typed.js'

@@ -3,7 +3,7 @@
 // Text messages are control: {"type":"open"} once the pipe is up; {"type":"eof"} in either
 // direction half-closes; {"type":"error","error":{code,message,hint}} precedes a 4xxx close.
 import type { WebSocket } from 'ws'
-import { Type } from 'typebox'
+import { Type } from '../json-schema.js'
 import { AppError, isAppError } from '../../../common/errors.js'
 import type { DaemonApi, PeerPipe } from '../types.js'
 import type { ApiApp } from './typed.js'

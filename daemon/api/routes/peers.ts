@@ -1,5 +1,5 @@
 // Peer routes: list, pin a name to a key, forget, connect, ping.
-import { Type } from 'typebox'
+import { Type } from '../json-schema.js'
 import type { DaemonApi } from '../types.js'
 import { AddPeerRequest, PeerInfo, PeerParams, PingResult } from '../schemas.js'
 import type { ApiApp } from './typed.js'
