@@ -2,7 +2,7 @@
 // /v1/events WebSocket. Every failure becomes one of three errors the entry point knows how to say.
 import { request, type RequestOptions } from 'node:http'
 import { resolve as resolvePath } from 'node:path'
-import WebSocket from 'ws'
+import type WebSocket from 'ws'
 import type { DaemonEvent, ErrorBody } from './api-types.js'
 import { ApiError, DaemonNotRunningError, UsageError } from './errors.js'
 
@@ -114,7 +114,8 @@ export class ApiClient {
    * Open a raw WebSocket to `path` (with query); resolves once open. The handlers are attached
    * before the socket opens, so nothing the daemon sends at once (an error, say) is missed.
    */
-  openSocket(path: string, on: { message: (data: Buffer, binary: boolean) => void; close: (code: number) => void }): Promise<WebSocket> {
+  async openSocket(path: string, on: { message: (data: Buffer, binary: boolean) => void; close: (code: number) => void }): Promise<WebSocket> {
+    const WebSocket = await loadWs()
     const url = this.target.kind === 'unix' ? `ws+unix://${this.target.path}:${path}` : `ws://${this.target.url.host}${path}`
     const headers = this.token && this.target.kind === 'http' ? { authorization: `Bearer ${this.token}` } : undefined
     const ws = new WebSocket(url, { headers, maxPayload: 1024 * 1024 })
@@ -143,7 +144,8 @@ export class ApiClient {
   }
 
   /** Open /v1/events; resolves once subscribed, so nothing emitted afterwards is missed. */
-  openEvents(onEvent: (event: DaemonEvent) => void): Promise<EventStream> {
+  async openEvents(onEvent: (event: DaemonEvent) => void): Promise<EventStream> {
+    const WebSocket = await loadWs()
     const url = this.target.kind === 'unix'
       ? `ws+unix://${this.target.path}:/v1/events`
       : `ws://${this.target.url.host}/v1/events`
@@ -176,4 +178,9 @@ export class ApiClient {
       })
     })
   }
+}
+
+// ws costs tens of milliseconds to load: only the verbs that stream (connect, watch, nc) pay it.
+async function loadWs(): Promise<typeof WebSocket> {
+  return (await import('ws')).default
 }

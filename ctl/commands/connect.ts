@@ -27,16 +27,24 @@ export function register(program: Command): void {
     .description('punch a path to PEER now and print how it went (progress on stderr, the path on stdout)')
     .action(async (peer: string, _opts: unknown, self: Command) => {
       const ctx = contextOf(self)
-      const aliases = await aliasesOf(ctx, peer)
+      let aliases: Set<string> | null = null
       let finished: () => void = () => undefined
       const sawLast = new Promise<void>((resolve) => { finished = resolve })
       const onEvent = (e: DaemonEvent): void => {
-        if (e.type !== 'punch' || !aliases.has(e.peer)) return
+        if (e.type !== 'punch' || !aliases?.has(e.peer)) return
         ctx.err(`punch: ${e.stage} ${e.detail}`.trimEnd())
         if (e.stage === 'connected' || e.stage === 'failed') finished()
       }
-      // Progress is a nicety: if the event stream cannot be opened, connect without it.
-      const events = await ctx.client.openEvents(onEvent).catch(() => null)
+      // Progress is a nicety: if the event stream cannot be opened, connect without it. The two
+      // requests go out together (the connect itself waits for both: no event is missed).
+      const opening = ctx.client.openEvents(onEvent).catch(() => null)
+      try {
+        aliases = await aliasesOf(ctx, peer)
+      } catch (err) {
+        (await opening)?.close()
+        throw err
+      }
+      const events = await opening
       try {
         const info = await ctx.client.post<PeerInfo>(`/v1/peers/${seg(peer)}/connect`)
         if (events) {
