@@ -91,7 +91,7 @@ export class Daemon implements DaemonApi {
     })
     this.tcpEndpoint = opts.tcp === false ? null : new TcpEndpoint({ logger: log.child({ component: 'tcp' }), counters: this.counters, hosts: () => [...this.localIfaces.usable(4), ...this.localIfaces.usable(6)] })
     const tcp = this.tcpEndpoint && new TcpPaths({
-      endpoint: this.tcpEndpoint, keyPair: deps.keyPair, brokers: () => this.brokers.map((b) => b.resolvedAddress()).filter((a): a is Addr => a !== null),
+      endpoint: this.tcpEndpoint, keyPair: deps.keyPair, brokers: () => this.brokers.map((b) => b.resolvedAddress()).filter((a): a is Addr => a !== null), allowPath: (remote) => this.allowPath(remote),
       logger: log.child({ component: 'tcp' }), counters: this.counters,
     })
     this.exposeSet = new Exposes({ rules: deps.state.exposes, save, peers: () => this.peerManager, selfName: opts.name, emit, logger: log.child({ component: 'exposes' }), counters: this.counters })

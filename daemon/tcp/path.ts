@@ -61,7 +61,8 @@ const fromWire = (xs: { host: string; port: number }[]): Addr[] => xs.map((x) =>
 export class TcpPaths {
   private readonly attempts = new Map<string, Attempt>()
 
-  constructor(private readonly deps: { endpoint: TcpEndpoint; keyPair: KeyPair; brokers: () => Addr[]; logger: Logger; counters: Counters }) {
+  /** `allowPath`: whether the kernel would reach `remote` through an interface we may use (interfaces_allow/deny). */
+  constructor(private readonly deps: { endpoint: TcpEndpoint; keyPair: KeyPair; brokers: () => Addr[]; allowPath: (remote: Addr) => Promise<boolean>; logger: Logger; counters: Counters }) {
     deps.endpoint.onInbound((token, sock, rest) => {
       const a = this.attempts.get(token.toString('hex'))
       if (!a || a.done) return false
@@ -88,7 +89,7 @@ export class TcpPaths {
   onAnswer(session: TcpSessionHost, msg: TcpAnswer): void {
     const a = this.attempts.get(Buffer.from(msg.token).toString('hex'))
     if (!a || a.session !== session || a.done) return
-    this.dialAll(a, { listen: fromWire(msg.listen), punch: fromWire(msg.punch) })
+    void this.dialAllowed(a, { listen: fromWire(msg.listen), punch: fromWire(msg.punch) })
   }
 
   /** The peer (session initiator) offered a TCP path: answer with ours and dial. */
@@ -99,7 +100,7 @@ export class TcpPaths {
     if (!session.alive) return
     const a = this.begin(session, token, TCP_WINDOW_MS + SELECT_GRACE_MS)
     session.sendControl({ type: 'tcpAnswer', token, listen: mine.listen.map(toWire), punch: mine.punch.map(toWire) })
-    this.dialAll(a, { listen: fromWire(msg.listen), punch: fromWire(msg.punch) })
+    void this.dialAllowed(a, { listen: fromWire(msg.listen), punch: fromWire(msg.punch) })
   }
 
   private async offer(session: TcpSessionHost): Promise<boolean> {
@@ -142,6 +143,18 @@ export class TcpPaths {
     for (const s of a.sockets) s.destroy()
     a.sockets.clear()
     a.resolve(ok)
+  }
+
+  // Candidates the kernel would reach through an excluded interface are left out, as for UDP.
+  private async dialAllowed(a: Attempt, remote: Candidates): Promise<void> {
+    const keep = async (xs: Addr[]): Promise<Addr[]> => {
+      const ok = await Promise.all(xs.map((x) => this.deps.allowPath(x).catch(() => false)))
+      const out = xs.filter((_, i) => ok[i])
+      if (out.length < xs.length) this.deps.counters.inc('tcp_candidates_excluded', xs.length - out.length)
+      return out
+    }
+    const [listen, punch] = await Promise.all([keep(remote.listen), keep(remote.punch)])
+    if (!a.done) this.dialAll(a, { listen, punch })
   }
 
   private dialAll(a: Attempt, remote: Candidates): void {

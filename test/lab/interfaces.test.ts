@@ -89,5 +89,11 @@ describe.skipIf(reason !== null)('interfaces that come and go', () => {
     expect(conn.stderr).toMatch(/probing \d+ candidate/)
     expect(conn.stderr).not.toContain(`${aliceOffice}:`)
     expect((JSON.parse(conn.stdout) as { path: { remote: string } }).path.remote.startsWith(`${office.prefix}.`)).toBe(false)
+    // Nor is the kernel TCP path: alice neither offers her office address nor dials carol's.
+    const tcpPath = async (on: typeof alice, peer: string): Promise<{ proto: string; remote: string } | undefined> =>
+      (JSON.parse((await nodes.ctl(on, ['peers', '--json'])).stdout) as { name: string; path: { proto: string; remote: string } | null }[]).find((p) => p.name === peer)?.path ?? undefined
+    await waitFor(async () => (await tcpPath(carol, 'alice'))?.proto === 'tcp', { timeoutMs: 15_000, intervalMs: 100, what: 'the kernel TCP path' })
+    expect((await tcpPath(carol, 'alice'))?.remote.startsWith(`${office.prefix}.`)).toBe(false)
+    expect((await tcpPath(alice, 'carol'))?.remote.startsWith(`${office.prefix}.`)).toBe(false)
   })
 })
