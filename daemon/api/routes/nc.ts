@@ -15,7 +15,8 @@ const HIGH_WATER = 1024 * 1024
 
 const Query = Type.Object({
   peer: Type.String({ minLength: 1, maxLength: 64 }),
-  port: Type.Integer({ minimum: 1, maximum: 65535 }),
+  // A query string is text, and requests are checked without type coercion: digits, 1-65535.
+  port: Type.String({ pattern: '^([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])$', description: 'port on the peer, 1-65535' }),
   host: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
   proto: Type.Optional(Type.Union([Type.Literal('tcp'), Type.Literal('udp')])),
 }, { additionalProperties: false })
@@ -35,8 +36,8 @@ export function registerNcRoutes(app: ApiApp, api: DaemonApi): void {
       throw new AppError('BAD_REQUEST', 'GET /v1/nc is a WebSocket endpoint', 'use: p2pctl nc PEER PORT')
     },
     wsHandler: (socket, req) => {
-      const q = req.query as { peer: string; port: number; host?: string; proto?: 'tcp' | 'udp' }
-      void bridge(socket, api, q.peer, q.proto ?? 'tcp', q.host ?? 'localhost', q.port)
+      const q = req.query as { peer: string; port: string; host?: string; proto?: 'tcp' | 'udp' }
+      void bridge(socket, api, q.peer, q.proto ?? 'tcp', q.host ?? 'localhost', Number(q.port))
     },
   })
 }

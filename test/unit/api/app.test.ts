@@ -170,6 +170,18 @@ describe('errors', () => {
     expect(res.json()).toEqual({ error: { code: 'NOT_FOUND', message: 'no such API route: GET /v1/nope', hint: expect.stringMatching(/openapi/) } })
   })
 
+  it('/v1/nc takes its port from the query string as digits, 1-65535', async () => {
+    // Past validation, a plain GET gets the handler's "WebSocket endpoint" answer.
+    const ok = await app.inject({ url: '/v1/nc?peer=bob&port=65535' })
+    expect(ok.statusCode).toBe(400)
+    expect(ok.json().error.message).toMatch(/WebSocket/)
+    for (const port of ['0', '65536', '8080x', '-1', '']) {
+      const res = await app.inject({ url: `/v1/nc?peer=bob&port=${port}` })
+      expect(res.statusCode, port).toBe(400)
+      expect(res.json().error.message, port).toMatch(/port/)
+    }
+  })
+
   it('plain GET on the WebSocket endpoint says what it is', async () => {
     const res = await app.inject({ url: '/v1/events' })
     expect(res.statusCode).toBe(400)
