@@ -6,7 +6,9 @@
 // code: DATAPATH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (the halves exit cleanly).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { connect, createServer, type Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
+import UDX from 'udx-native'
 import { createLogger } from '../common/logger.js'
 import { Counters } from '../daemon/counters.js'
 import { splice } from '../daemon/splice.js'
@@ -20,10 +22,29 @@ const BYTES = Number(process.env.DATAPATH_MIB ?? 256) * MiB
 const RUNS = Number(process.env.DATAPATH_RUNS ?? 3)
 const logger = createLogger({ name: 'datapath', level: 'silent' })
 const tcpInfo = { proto: 'tcp' as const, local: null, remote: null }
+const udpInfo = { proto: 'udp' as const, local: null, remote: null }
 
 function ready(): void {
   process.stdout.write('ready\n')
   process.once('SIGTERM', () => process.exit(0))
+}
+
+// DATAPATH_CARRIER=udx: the carrier is one UDX stream (the UDP path) instead of kernel TCP.
+const UDX_CARRIER = process.env.DATAPATH_CARRIER === 'udx'
+
+// A UDX stream between the two halves: bob is stream 2 on PORTS.carrier, alice stream 1 on the next port.
+function udxCarrier(initiator: boolean): { raw: Duplex; stats: () => string } {
+  const udx = new UDX()
+  const socket = udx.createSocket()
+  socket.bind(PORTS.carrier + (initiator ? 1 : 0), '127.0.0.1')
+  socket.setRecvBufferSize(4 * MiB)
+  socket.setSendBufferSize(4 * MiB)
+  const raw = udx.createStream(initiator ? 1 : 2)
+  raw.connect(socket, initiator ? 2 : 1, PORTS.carrier + (initiator ? 0 : 1), '127.0.0.1')
+  // udx-native's congestion figures (getters our type declarations leave out).
+  const st = raw as unknown as Record<string, number>
+  const names = ['mtu', 'rtt', 'cwnd', 'inflight', 'retransmits', 'rtoCount', 'fastRecoveries', 'packetsTransmitted']
+  return { raw, stats: () => names.map((n) => `${n} ${st[n]}`).join(' ') }
 }
 
 // bob: accepts the carrier, dials the server for every open.
@@ -40,6 +61,15 @@ function bob(): void {
       return { ok: true, attach: (stream) => splice(sock, stream, { bytesIn: 0, bytesOut: 0 }, () => {}) }
     },
   })
+  if (UDX_CARRIER) {
+    const { raw, stats } = udxCarrier(false)
+    const carrier = new NoiseSecretStream(false, raw)
+    carrier.on('error', () => {})
+    mux.attach(carrier as unknown as Carrier, udpInfo)
+    process.once('exit', () => process.stderr.write(`bob's UDX stream: ${stats()}\n`))
+    ready()
+    return
+  }
   createServer({ noDelay: true }, (raw) => {
     const carrier = new NoiseSecretStream(false, raw)
     carrier.on('error', () => {})
@@ -50,11 +80,11 @@ function bob(): void {
 // alice: dials the carrier; forward listeners open a stream each connection.
 function alice(): void {
   const mux = new Mux({ initiator: true, logger, counters: new Counters(), onOpen: () => Promise.reject(new Error('alice exposes nothing')) })
-  const raw = connect({ host: '127.0.0.1', port: PORTS.carrier, noDelay: true })
+  const raw = UDX_CARRIER ? udxCarrier(true).raw : connect({ host: '127.0.0.1', port: PORTS.carrier, noDelay: true })
   const carrier = new NoiseSecretStream(true, raw)
   carrier.on('error', () => {})
   carrier.once('open', () => {
-    mux.attach(carrier as unknown as Carrier, tcpInfo)
+    mux.attach(carrier as unknown as Carrier, UDX_CARRIER ? udpInfo : tcpInfo)
     let listening = 0
     for (const [port, to] of [[PORTS.fwdEcho, PORTS.echo], [PORTS.fwdSource, PORTS.source]] as const) {
       createServer({ noDelay: true, pauseOnConnect: true, allowHalfOpen: true }, (sock) => {
@@ -71,7 +101,7 @@ function alice(): void {
 }
 
 async function start(argv: string[]): Promise<ChildProcess> {
-  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'inherit'] })
   const c = collect(child)
   await new Promise<void>((resolve, reject) => {
     const t = setInterval(() => {
