@@ -32,10 +32,11 @@ export function shortKey(key: string): string {
   return key.length > 16 ? `${key.slice(0, 16)}…` : key
 }
 
-/** "direct udp 10.0.0.2:4000 -> 203.0.113.7:5000", or "relay udp … (both sides endpoint-dependent)". */
+/** "direct udp 10.0.0.2:4000 -> 203.0.113.7:5000 (+2 standby, 1 alive)", or "relay udp … (both sides endpoint-dependent)". */
 export function path(p: PathInfo | null): string {
   if (!p) return '-'
-  const standby = p.standbys?.length ? ` (+${p.standbys.length} standby)` : ''
+  const alive = p.standbyPaths?.filter((x) => x.alive).length
+  const standby = p.standbys?.length ? ` (+${p.standbys.length} standby${alive !== undefined ? `, ${alive} alive` : ''})` : ''
   const why = p.kind === 'relay' && p.reason ? ` (${p.reason})` : ''
   return `${p.kind} ${p.proto} ${p.local} -> ${p.remote}${standby}${why}`
 }

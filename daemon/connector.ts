@@ -300,7 +300,8 @@ export class Connector {
       this.endManyPort(a, socket, true)
       this.linger(a)
       this.endRelayWait(a)
-      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, socket, localHost, standbys: a.standbys, rttMs, kind, relayReason: kind === 'relay' ? a.plan.reason : null, bothHard: a.plan.bothHard })
+      const candidates = a.state.candidates.filter((c) => !a.state.relays.some((r) => sameAddr(r, c)))
+      a.resolve({ intro: a.intro, controlRaw: a.controlRaw, handshake, initiator: a.initiator, remote, socket, localHost, standbys: a.standbys, candidates, rttMs, kind, relayReason: kind === 'relay' ? a.plan.reason : null, bothHard: a.plan.bothHard })
     } catch (err) {
       this.fail(a, new AppError('PUNCH_TIMEOUT', `path found but the handshake failed: ${(err as Error).message}`))
     }

@@ -23,6 +23,7 @@ import { LocalInterfaces } from './interfaces.js'
 import { routeSource } from './route-source.js'
 import type { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
+import { PathRoutes } from './path-routes.js'
 import type { State, StateStore } from './state-store.js'
 import { TcpEndpoint } from './tcp/endpoint.js'
 import { TcpPaths } from './tcp/path.js'
@@ -56,6 +57,7 @@ export class Daemon implements DaemonApi {
   private brokers: BrokerClient[]
   private readonly emit: (e: DaemonEvent) => void
   private readonly connector: Connector
+  private readonly pathRoutes: PathRoutes
   private readonly relayClient: RelayClient
   private readonly tcpEndpoint: TcpEndpoint | null
   private readonly peerManager: PeerManager
@@ -89,6 +91,7 @@ export class Daemon implements DaemonApi {
       endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,
       allowPath: (remote) => this.allowPath(remote), relay: this.relayClient, nat: () => this.natMapping(),
     })
+    this.pathRoutes = new PathRoutes({ counters: this.counters })
     this.tcpEndpoint = opts.tcp === false ? null : new TcpEndpoint({ logger: log.child({ component: 'tcp' }), counters: this.counters, hosts: () => [...this.localIfaces.usable(4), ...this.localIfaces.usable(6)] })
     const tcp = this.tcpEndpoint && new TcpPaths({
       endpoint: this.tcpEndpoint, keyPair: deps.keyPair, brokers: () => this.brokers.map((b) => b.resolvedAddress()).filter((a): a is Addr => a !== null), allowPath: (remote) => this.allowPath(remote),
@@ -98,7 +101,7 @@ export class Daemon implements DaemonApi {
     this.peerManager = new PeerManager({
       endpoint: this.endpoint, keyPair: deps.keyPair, name: opts.name, version: opts.version, brokers: () => this.brokers,
       connector: this.connector, tcp, pins: deps.state.peers, savePins: save, onOpen: (s, r) => this.exposeSet.onOpen(s, r), onCheck: (s, r) => this.exposeSet.onCheck(s, r), emit,
-      logger: log.child({ component: 'peers' }), counters: this.counters,
+      logger: log.child({ component: 'peers' }), counters: this.counters, pathRoutes: this.pathRoutes, allowPath: (remote) => this.allowPath(remote),
       askRelay: async (broker, intro) => {
         const m = await broker.relay(intro.peerKey, intro.punchNonce)
         const addr = this.relayAddress(m, broker)
@@ -113,7 +116,8 @@ export class Daemon implements DaemonApi {
         case 'probe':
         case 'probeAck':
           if (this.netchecker.claim(msg)) return
-          this.connector.handleProbe(msg, raw, from, socket)
+          // A running punch first; else a live session's own probes (standbys, a move); else counted.
+          if (this.connector.has(msg.punchNonce) || !this.pathRoutes.claim(msg, raw, from, socket)) this.connector.handleProbe(msg, raw, from, socket)
           return
         case 'relayBound':
           this.relayClient.handleBound(msg, from)

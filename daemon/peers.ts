@@ -16,6 +16,8 @@ import { PeerSession, type CheckHandler, type OpenHandler } from './session.js'
 import type { PinnedPeer } from './state-store.js'
 import type { DaemonEvent, PeerInfo, PunchStage } from './api/types.js'
 import type { TcpPaths } from './tcp/path.js'
+import { PathMonitor, pathStandbys } from './path-monitor.js'
+import type { PathRoutes } from './path-routes.js'
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
 
@@ -31,6 +33,8 @@ interface PeerEntry {
   healing: boolean
   /** The relayed session whose upgrade loop runs. */
   upgrading: PeerSession | null
+  /** Probes the peer's other addresses and moves the session between them. */
+  paths: PathMonitor | null
 }
 
 const HEAL_ATTEMPTS = 20
@@ -61,6 +65,10 @@ export interface PeerManagerDeps {
   onCheck: CheckHandler
   /** Ask `broker` for a relay for `intro`'s introduction; resolves with the relay address. Absent = never relay. */
   askRelay?: (broker: BrokerClient, intro: Introduce) => Promise<Addr>
+  /** Path nonces of live sessions (standby probes, failover); absent = no standby monitoring. */
+  pathRoutes?: PathRoutes
+  /** May a path to `remote` be used (interfaces_allow/deny)? */
+  allowPath?: (remote: Addr) => Promise<boolean>
   emit: (e: DaemonEvent) => void
   logger: Logger
   counters: Counters
@@ -126,6 +134,7 @@ export class PeerManager {
     }
     if (key) {
       this.entries.get(key)?.session?.close('peer removed')
+      this.entries.get(key)?.paths?.detach()
       this.entries.delete(key)
     }
   }
@@ -247,14 +256,14 @@ export class PeerManager {
       state: e?.state ?? 'idle',
       path: s ? {
         ...pathEnds(s),
-        rttMs: s.rttMs === null ? null : Math.round(s.rttMs * 1000) / 1000, standbys: s.standbys.map((x) => formatHostPort(x.host, x.port)),
+        ...pathStandbys(s, e?.paths ?? null),
         kind: s.onTcp ? 'direct' : s.kind, ...(s.relayReason !== null && !s.onTcp ? { reason: s.relayReason } : {}),
       } : null,
       lastError: e?.lastError ?? null,
     }
   }
 
-  private adopt(p: Punched): PeerSession {
+  private adopt(p: Punched, reason?: string): PeerSession {
     const key = keyToHex(p.intro.peerKey)
     const e = this.entry(key)
     // First contact through a broker name pins it (TOFU), unless the user pinned the key already.
@@ -289,11 +298,7 @@ export class PeerManager {
       old.handOver(session)
       old.retire('replaced by a new session')
     }
-    session.on('stalled', (silentMs: number) => {
-      this.deps.logger.info({ peer: this.label(key), silentMs }, 'path stopped answering; re-punching')
-      this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'lookup', detail: `path silent for ${silentMs} ms: re-punching` })
-      void this.heal(key, session)
-    })
+    this.watchPaths(e, session, p)
     session.on('path-change', () => {
       if (e.session === session) this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: this.info(key).path, reason: session.onTcp ? 'kernel TCP path up' : 'back on the UDP path' })
     })
@@ -307,10 +312,33 @@ export class PeerManager {
     if (session.kind === 'relay') this.deps.counters.inc('sessions_relayed')
     // One side (the Noise initiator) keeps trying for a direct path; both sides move when it lands.
     if (session.kind === 'relay' && session.initiator) void this.upgrade(key, session, p.bothHard)
-    this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: this.info(key).path, reason: old ? 'moved to a new path after a re-punch' : 'new session' })
+    this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: this.info(key).path, reason: reason ?? (old ? 'moved to a new path after a re-punch' : 'new session') })
     this.setState(e, 'connected', `path ${formatHostPort(p.remote.host, p.remote.port)}`)
     this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'connected', detail: `connected to ${this.label(key)} via ${formatHostPort(p.remote.host, p.remote.port)}` })
     return session
+  }
+
+  // Standbys are probed and taken over by the path monitor; without one (or when no standby
+  // answers) a stalled path is re-punched through a broker.
+  private watchPaths(e: PeerEntry, session: PeerSession, p: Punched): void {
+    const routes = this.deps.pathRoutes
+    const repunch = (s: PeerSession, silentMs: number): void => {
+      this.deps.logger.info({ peer: this.label(e.key), silentMs }, 'path stopped answering; re-punching')
+      this.deps.emit({ type: 'punch', peer: this.nameOf(e.key) ?? e.key, stage: 'lookup', detail: `path silent for ${silentMs} ms${routes ? ', no standby answered' : ''}: re-punching` })
+      void this.heal(e.key, s)
+    }
+    if (!routes) {
+      session.on('stalled', (silentMs: number) => repunch(session, silentMs))
+      return
+    }
+    e.paths ??= new PathMonitor({
+      endpoint: this.deps.endpoint, keyPair: this.deps.keyPair, connector: this.deps.connector, routes, peerKey: p.intro.peerKey,
+      peerName: () => e.seenName ?? '', adopt: (q, why) => void this.adopt(q, why), repunch, allowPath: this.deps.allowPath,
+      counters: this.deps.counters, logger: this.deps.logger,
+    })
+    // The broker learns a changed mapping at once, whether a standby takes over or not.
+    session.on('stalled', () => this.deps.brokers().forEach((b) => b.refreshNow()))
+    e.paths.attach(session, { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator }, [...p.standbys, ...p.candidates])
   }
 
   // A stalled path: refresh our registration (the broker learns a changed NAT mapping at once),
@@ -368,7 +396,7 @@ export class PeerManager {
   private entry(key: string): PeerEntry {
     let e = this.entries.get(key)
     if (!e) {
-      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, healing: false, upgrading: null }
+      e = { key, seenName: null, state: 'idle', lastError: null, session: null, connecting: null, healing: false, upgrading: null, paths: null }
       this.entries.set(key, e)
     }
     return e
@@ -386,3 +414,4 @@ function pathEnds(s: PeerSession): { proto: 'tcp' | 'udp'; local: string; remote
   if (t?.local && t.remote) return { proto: 'tcp', local: formatHostPort(t.local.host, t.local.port), remote: formatHostPort(t.remote.host, t.remote.port) }
   return { proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port) }
 }
+

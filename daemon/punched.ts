@@ -17,6 +17,8 @@ export interface Punched {
   localHost: string | null
   /** Other remote addresses that answered (standbys for failover). */
   standbys: Addr[]
+  /** Every direct candidate the punch probed (the path monitor keeps probing them). */
+  candidates: Addr[]
   rttMs: number | null
   /** Direct, or through a broker's relay (then `relayReason` says why). */
   kind: PathKind

@@ -10,6 +10,7 @@ export interface StreamKeys { tx: Uint8Array; rx: Uint8Array; hash: Uint8Array }
 
 const LABEL = new TextEncoder().encode('p2pd/stream/v1')
 const HASH_LABEL = new TextEncoder().encode('p2pd/stream-hash/v1')
+const PATH_LABEL = new TextEncoder().encode('p2pd/path/v1')
 
 /**
  * Keys for the stream the opener numbered `connId` (0 is the control stream).
@@ -22,12 +23,26 @@ export function deriveStreamKeys(session: SessionKeys, connId: number, openerIsI
   info.set(LABEL, 0)
   new DataView(info.buffer).setUint32(LABEL.length, connId >>> 0, true)
   info[LABEL.length + 4] = openerIsInitiator ? 1 : 2
-  const [itx, irx] = session.initiator ? [session.tx, session.rx] : [session.rx, session.tx]
-  const both = new Uint8Array(64)
-  both.set(itx.subarray(0, 32), 0)
-  both.set(irx.subarray(0, 32), 32)
-  const hashKey = kdf(both.subarray(0, 32), concat(HASH_LABEL, both.subarray(32)))
+  const hashKey = sharedSecret(session, HASH_LABEL)
   return { tx: kdf(session.tx, info), rx: kdf(session.rx, info), hash: kdf(hashKey, concat(info, session.hash)) }
+}
+
+/**
+ * The 32-byte `punchNonce` of a session's own probes: `use` 'probe' for the standby probes,
+ * a number k for its k-th re-punch without a broker (docs/PROTOCOL.md §10). Both sides derive
+ * the same value; nobody else can (it is keyed by both traffic secrets).
+ */
+export function derivePathNonce(session: SessionKeys, use: 'probe' | number): Uint8Array {
+  const info = new Uint8Array(5)
+  info[0] = use === 'probe' ? 0 : 1
+  new DataView(info.buffer).setUint32(1, use === 'probe' ? 0 : use >>> 0, true)
+  return kdf(sharedSecret(session, PATH_LABEL), info)
+}
+
+// BLAKE2b-256(key = the initiator's tx, label ‖ the initiator's rx): the same on both sides.
+function sharedSecret(session: SessionKeys, label: Uint8Array): Uint8Array {
+  const [itx, irx] = session.initiator ? [session.tx, session.rx] : [session.rx, session.tx]
+  return kdf(itx.subarray(0, 32), concat(label, irx.subarray(0, 32)))
 }
 
 function kdf(key: Uint8Array, info: Uint8Array): Uint8Array {

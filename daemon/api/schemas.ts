@@ -23,7 +23,8 @@ export const PathInfo = Type.Object({
   local: Type.String({ description: 'local endpoint, ip:port' }),
   remote: Type.String({ description: 'remote endpoint, ip:port' }),
   rttMs: Nullable(Type.Number({ description: 'smoothed round-trip time in ms' })),
-  standbys: Type.Optional(Type.Array(Type.String(), { description: 'other remote addresses that answered, kept for failover' })),
+  standbys: Type.Optional(Type.Array(Type.String(), { description: 'other addresses of the peer, kept for failover (alive ones first)' })),
+  standbyPaths: Type.Optional(Type.Array(Type.Object({ remote: Type.String(), rttMs: Nullable(Type.Number()), alive: Type.Boolean() }), { description: 'standbys with what their probes measured' })),
   reason: Type.Optional(Type.String({ description: 'why the path is relayed (kind relay), e.g. "both sides endpoint-dependent"' })),
 })
 

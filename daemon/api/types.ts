@@ -33,8 +33,10 @@ export interface PathInfo {
   remote: string
   /** Smoothed round-trip time, ms; null before the first measurement. */
   rttMs: number | null
-  /** Other remote addresses that answered the punch, kept for failover. */
+  /** Other addresses of the peer, kept for failover (probed now and then; alive ones first). */
   standbys?: string[]
+  /** The same with what the standby probes measured: RTT and whether it answered lately. */
+  standbyPaths?: { remote: string; rttMs: number | null; alive: boolean }[]
   /** Why the path is relayed (kind relay): "both sides endpoint-dependent", "no direct path answered within 3 s". */
   reason?: string
 }

@@ -1,0 +1,324 @@
+// Path selection for a live session: every known address of the peer is probed now and then
+// (the active one too, so RTTs compare like with like); when the active path stalls, a standby
+// that answered while it was silent takes over at once, and otherwise the driver re-punches.
+// The controlling side (the session's Noise initiator) also moves to a better path: a better
+// class (LAN, then IPv6, then public IPv4) that has stayed alive a while, or, within one class, an
+// RTT that stays clearly lower for a sustained time, so paths do not flap. Pure: fed events and
+// the time, returns actions for the driver (daemon/path-monitor.ts).
+import { RELAY_RANK, rankOf, sameAddr, type Addr } from './punch.js'
+
+/** Tunables (defaults below). */
+export interface PathSelectConfig {
+  /** Probe each live (or new) path this often. */
+  probeMs: number
+  /** Probe a path that stopped answering this often (it may come back; it keeps the NAT open). */
+  deadProbeMs: number
+  /** A path that answered within this is alive. */
+  liveMs: number
+  /** A better-class path must have been alive this long before we move to it. */
+  upgradeHoldMs: number
+  /** A lower RTT must have held this long before we move for it. */
+  rttHoldMs: number
+  /** ... and be at most this fraction of the active path's RTT ... */
+  rttRatio: number
+  /** ... and at least this many ms lower. */
+  rttMinGainMs: number
+  /** No move for a better path sooner than this after the last move. */
+  switchGapMs: number
+  /** The side that does not control waits this long after a stall for the controlling side to move first. */
+  followMs: number
+  /** Most addresses tracked per peer. */
+  maxPaths: number
+}
+
+/** Default tunables: probes every second per path; a move for RTT needs 10 s of a halved RTT. */
+export const DEFAULT_PATH_SELECT: PathSelectConfig = {
+  probeMs: 1_000, deadProbeMs: 5_000, liveMs: 3_500, upgradeHoldMs: 5_000, rttHoldMs: 10_000,
+  rttRatio: 0.5, rttMinGainMs: 5, switchGapMs: 20_000, followMs: 750, maxPaths: 24,
+}
+
+/** What is known of one address of the peer. */
+export interface PathStat {
+  addr: Addr
+  /** Class, lower is better (protocol/punch.ts rankOf; RELAY_RANK for a relay). */
+  rank: number
+  /** Smoothed RTT of answered probes, ms. */
+  rttMs: number | null
+  /** Last answered probe. */
+  lastAck: number | null
+  /** Start of the current unbroken run of liveness. */
+  aliveSince: number | null
+  /** Since when this path's RTT is clearly better than the active one's. */
+  betterSince: number | null
+  addedAt: number
+  nextProbeAt: number
+}
+
+/** Why the session moves. */
+export type SwitchReason =
+  | { type: 'failover'; from: Addr; silentMs: number }
+  | { type: 'better-class'; from: Addr; fromRank: number; toRank: number; rttMs: number | null; fromRttMs: number | null }
+  | { type: 'lower-rtt'; from: Addr; rttMs: number; fromRttMs: number }
+  /** The peer started the move (we join it). */
+  | { type: 'peer'; from: Addr }
+
+/** Where the machine is. */
+export type PathPhase =
+  | { type: 'steady' }
+  /** The active path went silent at `since`; `actAt` = when this side acts (at once when controlling). */
+  | { type: 'stalled'; since: number; silentMs: number; actAt: number }
+  /** A move to `to` is under way (the driver reports switched or switch-failed). */
+  | { type: 'switching'; to: Addr; reason: SwitchReason; stalledSince: number | null }
+  /** No standby: the driver re-punches through a broker (the next 'switched' or 'recovered' ends it). */
+  | { type: 'repunching' }
+
+/** State of one peer's paths. */
+export interface PathSelectState {
+  config: PathSelectConfig
+  /** The side that moves for better paths, and moves first on a stall. */
+  controlling: boolean
+  active: Addr
+  paths: PathStat[]
+  seq: number
+  inflight: { seq: number; to: Addr; sentAt: number }[]
+  lastSwitchAt: number
+  phase: PathPhase
+}
+
+/** Inputs. */
+export type PathEvent =
+  | { type: 'tick' }
+  /** A verified answer to our probe `seq`, from `from`. */
+  | { type: 'ack'; from: Addr; seq: number }
+  /** A verified probe of the peer's, from `from` (an address of the peer, maybe a new one). */
+  | { type: 'probe'; from: Addr }
+  /** A known address of the peer (a candidate of a new introduction, a standby of a punch). */
+  | { type: 'add'; addr: Addr; rank: number }
+  /** The active path has been silent this long. */
+  | { type: 'stalled'; silentMs: number }
+  /** The active path carries traffic again. */
+  | { type: 'recovered' }
+  /** The session now runs on `remote` (our move, the peer's, or a re-punch); `rank` its class. */
+  | { type: 'switched'; remote: Addr; rank: number }
+  /** The move to `to` did not come up. */
+  | { type: 'switch-failed'; to: Addr }
+  /** The peer started a move, first heard from `from`: we join it rather than start our own. */
+  | { type: 'peer-moving'; from: Addr }
+
+/** Outputs. */
+export type PathAction =
+  | { type: 'send-probe'; to: Addr; seq: number }
+  | { type: 'switch'; to: Addr; reason: SwitchReason }
+  | { type: 'repunch'; silentMs: number }
+  | { type: 'wake-at'; at: number }
+
+const MAX_INFLIGHT = 256
+const INFLIGHT_MS = 10_000
+
+/** Start tracking a session on `active` (class `rank`) with the other known addresses. */
+export function startPathSelect(active: Addr, rank: number, others: { addr: Addr; rank: number }[], controlling: boolean, now: number, config: PathSelectConfig = DEFAULT_PATH_SELECT): PathSelectState {
+  let s: PathSelectState = { config, controlling, active, paths: [newPath(active, rank, now)], seq: 0, inflight: [], lastSwitchAt: now, phase: { type: 'steady' } }
+  for (const o of others) s = addPath(s, o.addr, o.rank, now)
+  return s
+}
+
+/** Advance by one event. */
+export function pathStep(state: PathSelectState, event: PathEvent, now: number): { state: PathSelectState; actions: PathAction[] } {
+  const actions: PathAction[] = []
+  let s = state
+  switch (event.type) {
+    case 'tick':
+      break
+    case 'ack': {
+      const sent = s.inflight.find((p) => p.seq === event.seq && sameAddr(p.to, event.from))
+      if (!sent) return { state: s, actions }
+      const rtt = Math.max(0, now - sent.sentAt)
+      s = { ...s, inflight: s.inflight.filter((p) => p !== sent) }
+      s = { ...s, paths: s.paths.map((p) => (sameAddr(p.addr, event.from) ? answered(p, rtt, now, s.config) : p)) }
+      s = updateBetter(s, now)
+      break
+    }
+    case 'probe':
+      if (!s.paths.some((p) => sameAddr(p.addr, event.from))) s = addPath(s, event.from, rankOf(event.from), now)
+      break
+    case 'add':
+      s = addPath(s, event.addr, event.rank, now)
+      break
+    case 'stalled':
+      if (s.phase.type !== 'steady') break
+      // Every path is probed at once: an answer in the next moments makes a standby eligible.
+      s = { ...s, phase: { type: 'stalled', since: now - event.silentMs, silentMs: event.silentMs, actAt: s.controlling ? now : now + s.config.followMs }, paths: s.paths.map((p) => ({ ...p, nextProbeAt: now })) }
+      break
+    case 'recovered':
+      if (s.phase.type === 'stalled' || s.phase.type === 'repunching') s = { ...s, phase: { type: 'steady' } }
+      break
+    case 'switched': {
+      if (!s.paths.some((p) => sameAddr(p.addr, event.remote))) s = addPath(s, event.remote, event.rank, now)
+      s = { ...s, active: event.remote, lastSwitchAt: now, phase: { type: 'steady' }, paths: s.paths.map((p) => ({ ...p, betterSince: null, ...(sameAddr(p.addr, event.remote) ? { rank: event.rank } : {}) })) }
+      break
+    }
+    case 'switch-failed': {
+      if (s.phase.type !== 'switching' || !sameAddr(s.phase.to, event.to)) break
+      const since = s.phase.stalledSince
+      // The path did not carry a session: count it as dead until it answers again.
+      s = { ...s, paths: s.paths.map((p) => (sameAddr(p.addr, event.to) ? { ...p, lastAck: null, aliveSince: null, betterSince: null } : p)) }
+      s = { ...s, lastSwitchAt: now, phase: since !== null ? { type: 'stalled', since, silentMs: now - since, actAt: now } : { type: 'steady' } }
+      break
+    }
+    case 'peer-moving': {
+      if (s.phase.type === 'switching') break
+      const stalledSince = s.phase.type === 'stalled' ? s.phase.since : null
+      s = { ...s, phase: { type: 'switching', to: event.from, reason: { type: 'peer', from: s.active }, stalledSince } }
+      break
+    }
+    default: {
+      const never: never = event
+      throw new Error(`unhandled path event ${(never as { type: string }).type}`)
+    }
+  }
+  s = decide(s, now, actions)
+  s = probeDue(s, now, actions)
+  actions.push({ type: 'wake-at', at: nextWake(s) })
+  return { state: s, actions }
+}
+
+/** Whether `p` answered recently enough to count as alive. */
+export function isAlive(p: PathStat, now: number, config: PathSelectConfig): boolean {
+  return p.lastAck !== null && now - p.lastAck <= config.liveMs
+}
+
+/** The known addresses other than the active one, best first (alive, then class, then RTT). */
+export function standbysOf(s: PathSelectState, now: number): PathStat[] {
+  const alive = (p: PathStat): number => (isAlive(p, now, s.config) ? 0 : 1)
+  return s.paths.filter((p) => !sameAddr(p.addr, s.active)).sort((a, b) => alive(a) - alive(b) || a.rank - b.rank || (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity))
+}
+
+/** The active path's entry. */
+export function activeOf(s: PathSelectState): PathStat | undefined {
+  return s.paths.find((p) => sameAddr(p.addr, s.active))
+}
+
+function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSelectState {
+  const phase = s.phase
+  if (phase.type === 'stalled') {
+    const silentMs = now - phase.since
+    // A standby qualifies if it answered while the active path was silent (within the live window).
+    const live = standbysOf(s, now).filter((p) => p.rank < RELAY_RANK && isAlive(p, now, s.config) && p.lastAck! >= phase.since)
+    const to = live[0]
+    // With a standby, the side that does not control gives the other a moment to move first;
+    // without one, both re-punch at once (the broker re-punch has its own pacing).
+    if (to && now < phase.actAt) return s
+    if (to) {
+      const reason: SwitchReason = { type: 'failover', from: s.active, silentMs }
+      actions.push({ type: 'switch', to: to.addr, reason })
+      return { ...s, phase: { type: 'switching', to: to.addr, reason, stalledSince: phase.since } }
+    }
+    actions.push({ type: 'repunch', silentMs })
+    return { ...s, phase: { type: 'repunching' } }
+  }
+  if (phase.type !== 'steady' || !s.controlling || now - s.lastSwitchAt < s.config.switchGapMs) return s
+  const active = activeOf(s)
+  if (!active) return s
+  const cfg = s.config
+  let best: { p: PathStat; reason: SwitchReason } | null = null
+  for (const p of s.paths) {
+    if (sameAddr(p.addr, s.active) || p.rank >= RELAY_RANK || !isAlive(p, now, cfg)) continue
+    let reason: SwitchReason | null = null
+    if (p.rank < active.rank && p.aliveSince !== null && now - p.aliveSince >= cfg.upgradeHoldMs) {
+      reason = { type: 'better-class', from: s.active, fromRank: active.rank, toRank: p.rank, rttMs: p.rttMs, fromRttMs: active.rttMs }
+    } else if (p.rank === active.rank && p.betterSince !== null && now - p.betterSince >= cfg.rttHoldMs && p.rttMs !== null && active.rttMs !== null) {
+      reason = { type: 'lower-rtt', from: s.active, rttMs: p.rttMs, fromRttMs: active.rttMs }
+    }
+    if (reason && (!best || p.rank < best.p.rank || (p.rank === best.p.rank && (p.rttMs ?? Infinity) < (best.p.rttMs ?? Infinity)))) best = { p, reason }
+  }
+  if (!best) return s
+  actions.push({ type: 'switch', to: best.p.addr, reason: best.reason })
+  return { ...s, phase: { type: 'switching', to: best.p.addr, reason: best.reason, stalledSince: null } }
+}
+
+// Send the probes that are due; a stalled side probes every path at once.
+function probeDue(s: PathSelectState, now: number, actions: PathAction[]): PathSelectState {
+  let seq = s.seq
+  const sent: PathSelectState['inflight'] = []
+  const paths = s.paths.map((p) => {
+    if (p.nextProbeAt > now) return p
+    seq = (seq + 1) >>> 0
+    sent.push({ seq, to: p.addr, sentAt: now })
+    actions.push({ type: 'send-probe', to: p.addr, seq })
+    const quiet = !isAlive(p, now, s.config) && now - p.addedAt > s.config.liveMs
+    return { ...p, nextProbeAt: now + (quiet ? s.config.deadProbeMs : s.config.probeMs) }
+  })
+  if (sent.length === 0) return s
+  const inflight = [...s.inflight.filter((x) => now - x.sentAt < INFLIGHT_MS), ...sent].slice(-MAX_INFLIGHT)
+  return { ...s, seq, paths, inflight }
+}
+
+function nextWake(s: PathSelectState): number {
+  let at = Math.min(...s.paths.map((p) => p.nextProbeAt))
+  // Holds ripen at the next probe round at the latest (every path is probed each probeMs or deadProbeMs).
+  if (s.phase.type === 'stalled') at = Math.min(at, s.phase.actAt)
+  return at
+}
+
+function answered(p: PathStat, rtt: number, now: number, cfg: PathSelectConfig): PathStat {
+  const wasAlive = isAlive(p, now, cfg)
+  // A quiet path that answers is probed at the live pace again (its liveness must stay unbroken).
+  return {
+    ...p, lastAck: now, aliveSince: wasAlive && p.aliveSince !== null ? p.aliveSince : now, rttMs: p.rttMs === null ? rtt : p.rttMs * 0.75 + rtt * 0.25,
+    nextProbeAt: Math.min(p.nextProbeAt, now + cfg.probeMs),
+  }
+}
+
+// Which standbys' RTT is clearly better than the active path's, and since when.
+function updateBetter(s: PathSelectState, now: number): PathSelectState {
+  const active = activeOf(s)
+  const a = active?.rttMs ?? null
+  const cfg = s.config
+  return {
+    ...s,
+    paths: s.paths.map((p) => {
+      if (p === active) return p.betterSince === null ? p : { ...p, betterSince: null }
+      const better = a !== null && p.rttMs !== null && p.rttMs <= a * cfg.rttRatio && a - p.rttMs >= cfg.rttMinGainMs
+      if (!better) return p.betterSince === null ? p : { ...p, betterSince: null }
+      return p.betterSince === null ? { ...p, betterSince: now } : p
+    }),
+  }
+}
+
+function newPath(addr: Addr, rank: number, now: number): PathStat {
+  return { addr, rank, rttMs: null, lastAck: null, aliveSince: null, betterSince: null, addedAt: now, nextProbeAt: now }
+}
+
+function addPath(s: PathSelectState, addr: Addr, rank: number, now: number): PathSelectState {
+  if (s.paths.some((p) => sameAddr(p.addr, addr)) || s.paths.length >= s.config.maxPaths) return s
+  return { ...s, paths: [...s.paths, newPath(addr, rank, now)] }
+}
+
+/** One line for events and logs: "standby 10.0.0.2:4000 took over: active silent for 1.5 s". */
+export function describeSwitch(to: Addr, reason: SwitchReason): string {
+  const at = fmt(to)
+  switch (reason.type) {
+    case 'failover':
+      return `standby ${at} took over: active ${fmt(reason.from)} silent for ${(reason.silentMs / 1000).toFixed(1)} s`
+    case 'better-class':
+      return `switched to ${CLASS_NAMES[reason.toRank] ?? 'a better'} path ${at}${reason.rttMs !== null && reason.fromRttMs !== null ? `: rtt ${ms(reason.rttMs)} vs ${ms(reason.fromRttMs)}` : ''} (was ${CLASS_NAMES[reason.fromRank] ?? 'another'} path ${fmt(reason.from)})`
+    case 'lower-rtt':
+      return `switched to ${at}: rtt ${ms(reason.rttMs)} vs ${ms(reason.fromRttMs)} on ${fmt(reason.from)}`
+    case 'peer':
+      return `the peer moved the session to ${at} (from ${fmt(reason.from)})`
+    default: {
+      const never: never = reason
+      throw new Error(`unhandled switch reason ${(never as { type: string }).type}`)
+    }
+  }
+}
+
+const CLASS_NAMES = ['LAN', 'IPv6', 'public', 'relay']
+
+function fmt(a: Addr): string {
+  return a.host.includes(':') ? `[${a.host}]:${a.port}` : `${a.host}:${a.port}`
+}
+
+function ms(x: number): string {
+  return `${x < 10 ? x.toFixed(1) : Math.round(x)} ms`
+}

@@ -1,0 +1,244 @@
+// The path selection machine on a fake clock: a simulated peer answers probes per address with a
+// given RTT (or not at all), and the test reads the actions. No sockets, no timers.
+import { describe, expect, it } from 'vitest'
+import { DEFAULT_PATH_SELECT, describeSwitch, pathStep, standbysOf, startPathSelect, type PathAction, type PathEvent, type PathSelectState } from '../../../protocol/path-select.js'
+import { RELAY_RANK, rankOf, type Addr } from '../../../protocol/punch.js'
+
+const lan = { host: '10.0.0.2', port: 4000 }
+const pub = { host: '203.0.113.20', port: 4000 }
+const pub2 = { host: '198.51.100.9', port: 4001 }
+const relay = { host: '203.0.113.1', port: 40123 }
+const key = (a: Addr): string => `${a.host}:${a.port}`
+
+/** A peer that answers probes to each address after its RTT (null = silent); rtts may change mid-run. */
+class Sim {
+  actions: { at: number; action: PathAction }[] = []
+  private acks: { at: number; from: Addr; seq: number }[] = []
+  private wake = 0
+  constructor(public state: PathSelectState, public rtt: Map<string, number | null>, public now = 0) {
+    this.feed({ type: 'tick' })
+  }
+
+  /** Deliver one event now. */
+  feed(ev: PathEvent): PathAction[] {
+    const r = pathStep(this.state, ev, this.now)
+    this.state = r.state
+    for (const a of r.actions) {
+      this.actions.push({ at: this.now, action: a })
+      if (a.type === 'wake-at') this.wake = a.at
+      if (a.type === 'send-probe') {
+        const ms = this.rtt.get(key(a.to))
+        if (ms !== null && ms !== undefined) this.acks.push({ at: this.now + ms, from: a.to, seq: a.seq })
+      }
+    }
+    return r.actions
+  }
+
+  /** Run until `until`: timer wake-ups and answers in time order. */
+  runUntil(until: number): void {
+    for (let i = 0; i < 100_000; i++) {
+      this.acks.sort((x, y) => x.at - y.at)
+      const nextAck = this.acks[0]?.at ?? Infinity
+      const next = Math.min(nextAck, this.wake)
+      if (next > until) break
+      this.now = Math.max(this.now, next)
+      if (nextAck <= this.wake) {
+        const a = this.acks.shift()!
+        this.feed({ type: 'ack', from: a.from, seq: a.seq })
+      } else this.feed({ type: 'tick' })
+    }
+    this.now = until
+  }
+
+  of<T extends PathAction['type']>(type: T): { at: number; action: Extract<PathAction, { type: T }> }[] {
+    return this.actions.filter((x) => x.action.type === type) as { at: number; action: Extract<PathAction, { type: T }> }[]
+  }
+}
+
+const others = (...xs: Addr[]): { addr: Addr; rank: number }[] => xs.map((addr) => ({ addr, rank: rankOf(addr) }))
+
+describe('path selection', () => {
+  it('probes every path each second, and a path that never answers only every 5 s', () => {
+    const sim = new Sim(startPathSelect(pub, 2, others(lan, pub2), true, 0), new Map([[key(pub), 10], [key(lan), 1], [key(pub2), null]]))
+    sim.runUntil(20_000)
+    const to = (a: Addr): number => sim.of('send-probe').filter((x) => key(x.action.to) === key(a)).length
+    expect(to(pub)).toBe(21)
+    expect(to(lan)).toBe(21)
+    // Probed at 0..3 s while new, then every 5 s.
+    expect(to(pub2)).toBeLessThanOrEqual(9)
+    expect(to(pub2)).toBeGreaterThanOrEqual(6)
+    expect(standbysOf(sim.state, sim.now).map((p) => key(p.addr))).toEqual([key(lan), key(pub2)])
+    expect(standbysOf(sim.state, sim.now)[0]!.rttMs).toBe(1)
+  })
+
+  it('ignores answers to probes it did not send, or from another address than probed', () => {
+    const s0 = startPathSelect(pub, 2, others(lan), true, 0)
+    const r0 = pathStep(s0, { type: 'tick' }, 0)
+    const seq = r0.actions.find((a): a is Extract<PathAction, { type: 'send-probe' }> => a.type === 'send-probe' && key(a.to) === key(lan))!.seq
+    const wrongFrom = pathStep(r0.state, { type: 'ack', from: pub2, seq }, 5)
+    expect(wrongFrom.state.paths.every((p) => p.lastAck === null)).toBe(true)
+    const unknown = pathStep(r0.state, { type: 'ack', from: lan, seq: 999 }, 5)
+    expect(unknown.state.paths.every((p) => p.lastAck === null)).toBe(true)
+    const right = pathStep(r0.state, { type: 'ack', from: lan, seq }, 5)
+    expect(right.state.paths.find((p) => key(p.addr) === key(lan))!.rttMs).toBe(5)
+    // A second copy of the same answer counts once.
+    const again = pathStep(right.state, { type: 'ack', from: lan, seq }, 9)
+    expect(again.state.paths.find((p) => key(p.addr) === key(lan))!.lastAck).toBe(5)
+  })
+
+  it('on a stall, a standby that answered while the active path was silent takes over at once', () => {
+    // Start on LAN with the public address as standby; the LAN link dies at 10 s.
+    const sim = new Sim(startPathSelect(lan, 0, others(pub), true, 0), new Map([[key(lan), 1], [key(pub), 12]]))
+    sim.runUntil(10_000)
+    sim.rtt.set(key(lan), null)
+    sim.runUntil(11_500)
+    sim.feed({ type: 'stalled', silentMs: 1_500 })
+    const sw = sim.of('switch')
+    expect(sw).toHaveLength(1)
+    expect(sw[0]!.at).toBe(11_500)
+    expect(sw[0]!.action.to).toEqual(pub)
+    expect(sw[0]!.action.reason).toEqual({ type: 'failover', from: lan, silentMs: 1_500 })
+    expect(describeSwitch(sw[0]!.action.to, sw[0]!.action.reason)).toBe('standby 203.0.113.20:4000 took over: active 10.0.0.2:4000 silent for 1.5 s')
+    expect(sim.of('repunch')).toHaveLength(0)
+    expect(sim.state.phase.type).toBe('switching')
+    sim.feed({ type: 'switched', remote: pub, rank: 2 })
+    expect(sim.state.active).toEqual(pub)
+    expect(sim.state.phase.type).toBe('steady')
+  })
+
+  it('re-punches at once when no standby answered during the silence (a standby that died with the active path is not used)', () => {
+    const sim = new Sim(startPathSelect(lan, 0, others(pub), true, 0), new Map([[key(lan), 1], [key(pub), 12]]))
+    sim.runUntil(10_500)
+    // Both die at once (the uplink both paths leave through).
+    sim.rtt.set(key(lan), null)
+    sim.rtt.set(key(pub), null)
+    sim.runUntil(12_000)
+    sim.feed({ type: 'stalled', silentMs: 1_500 })
+    expect(sim.of('switch')).toHaveLength(0)
+    expect(sim.of('repunch').map((x) => x.action)).toEqual([{ type: 'repunch', silentMs: 1_500 }])
+    expect(sim.state.phase.type).toBe('repunching')
+    // The re-punch's new session ends it.
+    sim.feed({ type: 'switched', remote: pub2, rank: 2 })
+    expect(sim.state.phase.type).toBe('steady')
+    expect(sim.state.active).toEqual(pub2)
+  })
+
+  it('the side that does not control waits a moment for the other to move, then moves itself', () => {
+    const base = (): Sim => {
+      const sim = new Sim(startPathSelect(lan, 0, others(pub), false, 0), new Map([[key(lan), 1], [key(pub), 12]]))
+      sim.runUntil(10_000)
+      sim.rtt.set(key(lan), null)
+      sim.runUntil(11_500)
+      sim.feed({ type: 'stalled', silentMs: 1_500 })
+      return sim
+    }
+    const waits = base()
+    expect(waits.of('switch')).toHaveLength(0)
+    waits.runUntil(11_500 + DEFAULT_PATH_SELECT.followMs)
+    expect(waits.of('switch').map((x) => x.at)).toEqual([11_500 + DEFAULT_PATH_SELECT.followMs])
+    // Without a live standby it re-punches at once (the broker re-punch paces itself).
+    const alone = new Sim(startPathSelect(lan, 0, [], false, 0), new Map([[key(lan), 1]]))
+    alone.runUntil(10_000)
+    alone.rtt.set(key(lan), null)
+    alone.runUntil(11_500)
+    alone.feed({ type: 'stalled', silentMs: 1_500 })
+    expect(alone.of('repunch').map((x) => x.at)).toEqual([11_500])
+    // The controlling side's new session arrives first: nothing to do.
+    const follows = base()
+    follows.runUntil(11_800)
+    follows.feed({ type: 'switched', remote: pub, rank: 2 })
+    follows.runUntil(14_000)
+    expect(follows.of('switch')).toHaveLength(0)
+    // The path came back by itself.
+    const recovers = base()
+    recovers.feed({ type: 'recovered' })
+    recovers.runUntil(14_000)
+    expect(recovers.of('switch')).toHaveLength(0)
+    expect(recovers.of('repunch')).toHaveLength(0)
+  })
+
+  it('a failover that does not come up falls back to the next live standby, then to a re-punch', () => {
+    const sim = new Sim(startPathSelect(lan, 0, others(pub, pub2), true, 0), new Map([[key(lan), 1], [key(pub), 12], [key(pub2), 20]]))
+    sim.runUntil(10_000)
+    sim.rtt.set(key(lan), null)
+    sim.runUntil(11_500)
+    sim.feed({ type: 'stalled', silentMs: 1_500 })
+    expect(sim.of('switch').map((x) => x.action.to)).toEqual([pub])
+    sim.now = 13_000
+    sim.feed({ type: 'switch-failed', to: pub })
+    expect(sim.of('switch').map((x) => x.action.to)).toEqual([pub, pub2])
+    sim.now = 14_000
+    sim.feed({ type: 'switch-failed', to: pub2 })
+    expect(sim.of('repunch')).toHaveLength(1)
+  })
+
+  it('moves to a better class only after it stayed alive for the hold time, and not within the gap after a move', () => {
+    // On the public path; the LAN address starts answering at 30 s (a cable plugged back in).
+    const sim = new Sim(startPathSelect(pub, 2, others(lan), true, 0), new Map([[key(pub), 12], [key(lan), null]]))
+    sim.runUntil(30_000)
+    sim.rtt.set(key(lan), 0.3)
+    sim.runUntil(30_000 + DEFAULT_PATH_SELECT.upgradeHoldMs - 10)
+    expect(sim.of('switch')).toHaveLength(0)
+    sim.runUntil(45_000)
+    const sw = sim.of('switch')
+    expect(sw).toHaveLength(1)
+    // The LAN path is probed every 5 s while quiet: first answer within 5 s of 30 s, the move a hold later.
+    expect(sw[0]!.at).toBeGreaterThanOrEqual(30_000 + DEFAULT_PATH_SELECT.upgradeHoldMs)
+    expect(sw[0]!.at).toBeLessThanOrEqual(36_000 + DEFAULT_PATH_SELECT.upgradeHoldMs)
+    expect(describeSwitch(sw[0]!.action.to, sw[0]!.action.reason)).toBe('switched to LAN path 10.0.0.2:4000: rtt 0.3 ms vs 12 ms (was public path 203.0.113.20:4000)')
+    // Right after a move (a session start counts), a better path waits out the gap.
+    const early = new Sim(startPathSelect(pub, 2, others(lan), true, 0), new Map([[key(pub), 12], [key(lan), 0.3]]))
+    early.runUntil(DEFAULT_PATH_SELECT.switchGapMs - 10)
+    expect(early.of('switch')).toHaveLength(0)
+    early.runUntil(DEFAULT_PATH_SELECT.switchGapMs + 1_100)
+    expect(early.of('switch')).toHaveLength(1)
+  })
+
+  it('moves for RTT only within a class, when it is clearly lower for the whole hold time', () => {
+    const sim = new Sim(startPathSelect(pub, 2, others(pub2), true, 0), new Map([[key(pub), 40], [key(pub2), 8]]))
+    sim.runUntil(60_000)
+    const sw = sim.of('switch')
+    expect(sw).toHaveLength(1)
+    expect(sw[0]!.action.reason.type).toBe('lower-rtt')
+    expect(sw[0]!.at).toBeGreaterThanOrEqual(DEFAULT_PATH_SELECT.switchGapMs)
+    expect(describeSwitch(sw[0]!.action.to, sw[0]!.action.reason)).toMatch(/^switched to 198\.51\.100\.9:4001: rtt 8\.0 ms vs 40 ms on 203\.0\.113\.20:4000$/)
+  })
+
+  it('does not flap: a slightly lower RTT, or one that is lower only now and then, never moves the path', () => {
+    const slight = new Sim(startPathSelect(pub, 2, others(pub2), true, 0), new Map([[key(pub), 10], [key(pub2), 7]]))
+    slight.runUntil(120_000)
+    expect(slight.of('switch')).toHaveLength(0)
+    // Every 6 s the standby's RTT spikes for a second: the advantage never holds 10 s.
+    const spiky = new Sim(startPathSelect(pub, 2, others(pub2), true, 0), new Map([[key(pub), 40], [key(pub2), 8]]))
+    for (let t = 0; t < 120_000; t += 6_000) {
+      spiky.rtt.set(key(pub2), 8)
+      spiky.runUntil(t + 5_000)
+      spiky.rtt.set(key(pub2), 200)
+      spiky.runUntil(t + 6_000)
+    }
+    expect(spiky.of('switch')).toHaveLength(0)
+  })
+
+  it('the side that does not control never moves for a better path; nobody moves to a relay or to a worse class', () => {
+    const follower = new Sim(startPathSelect(pub, 2, others(lan), false, 0), new Map([[key(pub), 40], [key(lan), 1]]))
+    follower.runUntil(120_000)
+    expect(follower.of('switch')).toHaveLength(0)
+    const s = startPathSelect(lan, 0, [{ addr: relay, rank: RELAY_RANK }, { addr: pub, rank: 2 }], true, 0)
+    const worse = new Sim(s, new Map([[key(lan), 50], [key(relay), 1], [key(pub), 1]]))
+    worse.runUntil(120_000)
+    expect(worse.of('switch')).toHaveLength(0)
+    // On a stall only the direct standby is a failover target.
+    worse.rtt.set(key(lan), null)
+    worse.runUntil(121_500)
+    worse.feed({ type: 'stalled', silentMs: 1_500 })
+    expect(worse.of('switch').map((x) => x.action.to)).toEqual([pub])
+  })
+
+  it('learns peer-reflexive addresses from the peer\'s probes, bounded', () => {
+    let s = startPathSelect(pub, 2, [], true, 0, { ...DEFAULT_PATH_SELECT, maxPaths: 3 })
+    for (let i = 0; i < 10; i++) s = pathStep(s, { type: 'probe', from: { host: '198.51.100.50', port: 5000 + i } }, i).state
+    expect(s.paths).toHaveLength(3)
+    s = pathStep(s, { type: 'probe', from: pub }, 20).state
+    expect(s.paths).toHaveLength(3)
+  })
+})
