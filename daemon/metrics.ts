@@ -18,7 +18,7 @@ const PEER_STATES: PeerInfo['state'][] = ['idle', 'connecting', 'connected', 'fa
 
 // Counter names with a reason in them become labelled families:
 // udp_dropped_bad_magic -> p2pd_dropped_total{where="udp",reason="bad_magic"}.
-const DROPPED = /^(udp|control|probes)_dropped_(.+)$/
+const DROPPED = /^(udp|control|probes|path_probes)_dropped_(.+)$/
 const REFUSED = /^opens_refused_(.+)$/
 
 /** Prometheus metrics of one daemon. */

@@ -42,6 +42,8 @@ export interface PathMonitorDeps {
   adopt: (p: Punched, reason: string) => void
   /** No standby answered: re-punch through a broker. */
   repunch: (session: PeerSession, silentMs: number) => void
+  /** Register again with every broker now (on a stall: the broker learns a changed mapping at once). */
+  refreshBrokers: () => void
   /** May a path to `remote` be used (interfaces_allow/deny)? Absent = yes. */
   allowPath?: (remote: Addr) => Promise<boolean>
   counters: Counters
@@ -80,7 +82,9 @@ export class PathMonitor {
     this.nonces = [keyToHex(derivePathNonce(keys, 'probe')), ...Array.from({ length: REPATH_NONCES }, (_, k) => keyToHex(derivePathNonce(keys, k)))]
     this.nonces.forEach((hex, i) => this.deps.routes.set(hex, this, i === 0 ? 'probe' : i - 1))
     session.on('stalled', (silentMs: number) => {
-      if (this.session === session) this.feed({ type: 'stalled', silentMs })
+      if (this.session !== session) return
+      this.deps.refreshBrokers()
+      this.feed({ type: 'stalled', silentMs })
     })
     session.on('recovered', () => {
       if (this.session === session) this.feed({ type: 'recovered' })

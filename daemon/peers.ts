@@ -65,8 +65,8 @@ export interface PeerManagerDeps {
   onCheck: CheckHandler
   /** Ask `broker` for a relay for `intro`'s introduction; resolves with the relay address. Absent = never relay. */
   askRelay?: (broker: BrokerClient, intro: Introduce) => Promise<Addr>
-  /** Path nonces of live sessions (standby probes, failover); absent = no standby monitoring. */
-  pathRoutes?: PathRoutes
+  /** Path nonces of live sessions (standby probes, failover). */
+  pathRoutes: PathRoutes
   /** May a path to `remote` be used (interfaces_allow/deny)? */
   allowPath?: (remote: Addr) => Promise<boolean>
   emit: (e: DaemonEvent) => void
@@ -318,26 +318,19 @@ export class PeerManager {
     return session
   }
 
-  // Standbys are probed and taken over by the path monitor; without one (or when no standby
-  // answers) a stalled path is re-punched through a broker.
+  // The path monitor probes the standbys and moves a stalled session to one; with no standby
+  // answering, it asks for a re-punch through a broker.
   private watchPaths(e: PeerEntry, session: PeerSession, p: Punched): void {
-    const routes = this.deps.pathRoutes
-    const repunch = (s: PeerSession, silentMs: number): void => {
-      this.deps.logger.info({ peer: this.label(e.key), silentMs }, 'path stopped answering; re-punching')
-      this.deps.emit({ type: 'punch', peer: this.nameOf(e.key) ?? e.key, stage: 'lookup', detail: `path silent for ${silentMs} ms${routes ? ', no standby answered' : ''}: re-punching` })
-      void this.heal(e.key, s)
-    }
-    if (!routes) {
-      session.on('stalled', (silentMs: number) => repunch(session, silentMs))
-      return
-    }
     e.paths ??= new PathMonitor({
-      endpoint: this.deps.endpoint, keyPair: this.deps.keyPair, connector: this.deps.connector, routes, peerKey: p.intro.peerKey,
-      peerName: () => e.seenName ?? '', adopt: (q, why) => void this.adopt(q, why), repunch, allowPath: this.deps.allowPath,
-      counters: this.deps.counters, logger: this.deps.logger,
+      endpoint: this.deps.endpoint, keyPair: this.deps.keyPair, connector: this.deps.connector, routes: this.deps.pathRoutes, peerKey: p.intro.peerKey,
+      peerName: () => e.seenName ?? '', adopt: (q, why) => void this.adopt(q, why), allowPath: this.deps.allowPath, counters: this.deps.counters, logger: this.deps.logger,
+      refreshBrokers: () => this.deps.brokers().forEach((b) => b.refreshNow()),
+      repunch: (s, silentMs) => {
+        this.deps.logger.info({ peer: this.label(e.key), silentMs }, 'path stopped answering; re-punching')
+        this.deps.emit({ type: 'punch', peer: this.nameOf(e.key) ?? e.key, stage: 'lookup', detail: `path silent for ${silentMs} ms, no standby answered: re-punching` })
+        void this.heal(e.key, s)
+      },
     })
-    // The broker learns a changed mapping at once, whether a standby takes over or not.
-    session.on('stalled', () => this.deps.brokers().forEach((b) => b.refreshNow()))
     e.paths.attach(session, { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator }, [...p.standbys, ...p.candidates])
   }
 
