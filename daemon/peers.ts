@@ -182,7 +182,8 @@ export class PeerManager {
       if (e.session?.alive && !opts.fresh) return e.session
       e.seenName = intro.peerName || e.seenName
       if (!key && e.connecting) return e.connecting
-      this.setState(e, 'connecting', 'connect requested')
+      // A fresh attempt beside a working session (an upgrade, a re-punch) does not unsettle it.
+      if (!e.session?.alive) this.setState(e, 'connecting', 'connect requested')
       progress(introKey, 'introduced', `introduced to ${intro.peerName || introKey.slice(0, 12)} with ${intro.candidates.length} candidate(s)`)
       const askRelay = this.deps.askRelay
       const relay = askRelay && !opts.direct ? { ask: () => askRelay(broker, intro), now: opts.healing === true } : null
@@ -193,7 +194,8 @@ export class PeerManager {
       const k = key ?? null
       if (k) {
         const e = this.entry(k)
-        e.lastError = { code: (err as AppError).code ?? 'INTERNAL', message: (err as Error).message }
+        // A failed try for a better path while the session works is not the peer's error.
+        if (!e.session?.alive || e.session.isStalled) e.lastError = { code: (err as AppError).code ?? 'INTERNAL', message: (err as Error).message }
         if (!e.session?.alive) this.setState(e, 'failed', (err as Error).message)
       }
       progress(k, 'failed', (err as Error).message)

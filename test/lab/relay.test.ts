@@ -109,6 +109,10 @@ describe.skipIf(reason !== null)('relay through the broker', () => {
     expect(path).toMatchObject({ kind: 'relay', reason: 'no direct path answered within 3 s' })
     const down = await transfer(lab, alice.host, 'download', 9100, 8 * MiB)
     expect(down, JSON.stringify(down)).toMatchObject({ ok: true, bytes: 8 * MiB })
+    // Tries for a direct path keep failing here; the relayed peer still reads as connected, no error.
+    await waitFor(async () => (await nodes.counter(alice, 'path_upgrades_failed')) >= 1, { timeoutMs: 30_000, intervalMs: 250, what: 'a failed try for a direct path' })
+    const peer = (JSON.parse((await nodes.ctl(alice, ['peers', '--json'])).stdout) as { name: string; state: string; lastError: unknown }[]).find((p) => p.name === 'bob')
+    expect(peer).toMatchObject({ state: 'connected', lastError: null })
   }, 120_000)
 
   it('relay then direct: a transfer that starts relayed moves to a direct path mid-way and completes, sha256-equal', async () => {
