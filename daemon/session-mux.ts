@@ -11,9 +11,10 @@ import type { Logger } from '../common/logger.js'
 import type { Counters } from './counters.js'
 import { Mux, type CarrierInfo, type MuxOpenDecision } from './tcp/mux.js'
 
-// Opening the UDP carrier is retried this often, this many times, while the session needs one.
+// A failed carrier open is tried again after 1 s, doubling to 10 s, for as long as the session
+// lives and needs one: giving up would leave every forwarded connection waiting for good.
 const CARRIER_RETRY_MS = 1_000
-const CARRIER_ATTEMPTS = 5
+const CARRIER_RETRY_MAX_MS = 10_000
 
 /** What SessionMux needs from its session. */
 export interface SessionMuxHost {
@@ -96,11 +97,9 @@ export class SessionMux {
     }, (err: Error) => {
       this.opening = false
       if (!needs()) return
-      if (attempt + 1 >= CARRIER_ATTEMPTS) {
-        this.host.logger.warn({ err: err.message }, 'could not open a UDP carrier for forwarded connections')
-        return
-      }
-      setTimeout(() => this.ensure(attempt + 1), CARRIER_RETRY_MS).unref()
+      this.host.counters.inc('mux_carrier_opens_failed')
+      this.host.logger.warn({ err: err.message, attempt }, 'could not open a UDP carrier for forwarded connections; trying again')
+      setTimeout(() => this.ensure(attempt + 1), Math.min(CARRIER_RETRY_MS * 2 ** attempt, CARRIER_RETRY_MAX_MS)).unref()
     })
   }
 

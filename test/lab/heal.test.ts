@@ -52,7 +52,7 @@ describe.skipIf(reason !== null)('paths that heal (cone/cone)', () => {
       const s = await setup(200)
       const before = await remoteOf(s)
       // Not awaited yet: the transfer runs while the fault hits.
-      const running = transfer(s.lab, s.a, mode, 9100, 64 * MiB)
+      const running = transfer(s.lab, s.a, mode, 9100, 64 * MiB, 60_000)
       await waitFor(async () => (await bytesMoved(s)) > 8 * MiB, { timeoutMs: 30_000, intervalMs: 50, what: 'the transfer under way' })
       const router = side.startsWith('bob') ? s.rb : s.ra
       if (fault === 'forgets its mappings') await s.lab.forgetMappings(router)
