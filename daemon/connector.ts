@@ -95,18 +95,18 @@ export class Connector {
     return this.attempts.has(nonceHex) || this.starting.has(nonceHex)
   }
 
-  async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null = null): Promise<Punched> {
+  async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null = null, punch: PunchConfig = this.deps.punch): Promise<Punched> {
     const nonceHex = keyToHex(intro.punchNonce)
     if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')
     this.starting.add(nonceHex)
     try {
-      return await this.run(intro, nonceHex, initiator, progress, relay)
+      return await this.run(intro, nonceHex, initiator, progress, relay, punch)
     } finally {
       this.starting.delete(nonceHex)
     }
   }
 
-  private async run(intro: Introduce, nonceHex: string, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null): Promise<Punched> {
+  private async run(intro: Introduce, nonceHex: string, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null, punch: PunchConfig): Promise<Punched> {
     const offered = intro.candidates.map((c) => ({ host: normalizeHost(c.host), port: c.port }))
     const allowPath = this.deps.allowPath ?? (async () => true)
     const oks = await Promise.all(offered.map((c) => allowPath(c)))
@@ -123,7 +123,7 @@ export class Connector {
       const controlRaw: UDXStream = this.deps.endpoint.createStream(initiator ? () => true : (socket, port, host) => this.onFirstPacket(a, socket, port, host))
       controlRaw.on('error', () => {})
       const a: Attempt = {
-        intro, nonceHex, initiator, state: startPunch(candidates, now, this.deps.punch), controlRaw, timer: null,
+        intro, nonceHex, initiator, state: startPunch(candidates, now, punch), controlRaw, timer: null,
         handshaking: false, settled: false, standbys: [], verdicts, via: new Map(), socket: null, manyPort: null, resolve, reject, progress,
         plan: relayPlanFor(this.deps.nat?.() ?? 'unknown', intro.peerNat, relay), relay: null, relayTimer: null, cancelBind: null,
       }
@@ -131,7 +131,7 @@ export class Connector {
       this.startManyPort(a, oks[0] ? offered[0] : undefined, now)
       // Whatever happens (a responder whose initiator gave up never sees a handshake), an attempt
       // ends: punching time plus handshake time.
-      const hard = setTimeout(() => this.fail(a, new AppError('PUNCH_TIMEOUT', 'no authenticated path came up in time', 'both daemons must be registered with the same broker; p2pctl status shows it')), this.deps.punch.timeoutMs + HANDSHAKE_TIMEOUT_MS)
+      const hard = setTimeout(() => this.fail(a, new AppError('PUNCH_TIMEOUT', 'no authenticated path came up in time', 'both daemons must be registered with the same broker; p2pctl status shows it')), punch.timeoutMs + HANDSHAKE_TIMEOUT_MS)
       hard.unref()
       const clear = (): void => clearTimeout(hard)
       a.resolve = (p) => {

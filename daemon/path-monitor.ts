@@ -9,7 +9,7 @@ import type { UDXSocket } from 'udx-native'
 import { encodeSigned, type Introduce, type Probe, type ProbeAck } from '../protocol/wire.js'
 import { keyToHex, type KeyPair } from '../protocol/identity.js'
 import { derivePathNonce, type SessionKeys } from '../protocol/stream-keys.js'
-import { RELAY_RANK, rankOf, sameAddr, type Addr } from '../protocol/punch.js'
+import { DEFAULT_PUNCH, RELAY_RANK, rankOf, sameAddr, type Addr, type PunchConfig } from '../protocol/punch.js'
 import { DEFAULT_PATH_SELECT, describeSwitch, isAlive, pathStep, standbysOf, startPathSelect, activeOf, type PathAction, type PathEvent, type PathSelectConfig, type PathSelectState, type SwitchReason } from '../protocol/path-select.js'
 import { familyOf, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
@@ -25,6 +25,9 @@ export const REPATH_NONCES = 8
 // or a broker re-punch); a late success is still adopted.
 const SWITCH_TIMEOUT_MS = 3_000
 const MAX_VERDICTS = 64
+// A move punches toward addresses that answered a moment ago: the first answer wins (no window
+// for better ones: the target was chosen already), and it gives up when the move does.
+const REPATH_PUNCH: PunchConfig = { ...DEFAULT_PUNCH, selectMs: 0, timeoutMs: SWITCH_TIMEOUT_MS }
 
 /** One standby as the API shows it. */
 export interface StandbyInfo { remote: string; rttMs: number | null; alive: boolean }
@@ -228,7 +231,7 @@ export class PathMonitor {
       candidates: candidates.map((c) => ({ ...c, family: familyOf(c.host) })), requester: session.initiator, peerNat: 'unknown',
     }
     // Adopted even when a broker re-punch replaced the session meanwhile: the peer adopts it too.
-    const p = await this.deps.connector.start(intro, session.initiator, () => {}, null)
+    const p = await this.deps.connector.start(intro, session.initiator, () => {}, null, REPATH_PUNCH)
     this.deps.adopt(p, reason(p.remote))
   }
 
