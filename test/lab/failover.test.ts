@@ -52,11 +52,13 @@ describe.skipIf(reason !== null)('failover to a standby path', () => {
     const s = await setup(tcp ? [] : ['--no-tcp'])
     try {
       await s.nodes.ctl(s.alice, ['connect', 'bob'])
-      // The LAN path is active; the public path through both NATs is a live standby.
+      // The LAN path is active; the public path through both NATs is a live standby. Under load
+      // the public answer can win the punch's 80 ms window: the monitor then moves the session to
+      // the LAN once that has answered for 5 s, 20 s after the session started.
       await waitFor(async () => {
         const p = await peer(s.nodes, s.alice, 'bob')
         return p?.path?.remote.startsWith(`${s.lanB}:`) && p.path.standbyPaths?.some((x) => x.alive && x.remote.startsWith(`${s.rb.wan}:`))
-      }, { timeoutMs: 20_000, intervalMs: 200, what: 'the LAN path active with a live public standby' })
+      }, { timeoutMs: 45_000, intervalMs: 200, what: 'the LAN path active with a live public standby' })
       if (tcp) await waitFor(async () => (await peer(s.nodes, s.alice, 'bob'))?.path?.proto === 'tcp', { timeoutMs: 15_000, intervalMs: 100, what: 'the TCP path' })
       const running = transfer(s.lab, s.a, mode, 9100, 64 * MiB, 60_000)
       const moved = async (): Promise<number> => {
@@ -82,14 +84,15 @@ describe.skipIf(reason !== null)('failover to a standby path', () => {
       if (tcp) return
       // The cable goes back in: once the LAN path has answered for a while (and not sooner than
       // the minimum gap after the last move), alice, the session's initiator, moves back to it.
+      const lanMoves = (): number => s.events().filter((e) => e.type === 'path' && /^switched to LAN path .*: rtt .* vs .* \(was public path .*\)$/.test(e.reason ?? '')).length
+      const before = lanMoves()
       await s.lab.exec(s.a.ns, ['ip', 'link', 'set', 'eth1', 'up'])
       await waitFor(async () => (await peer(s.nodes, s.alice, 'bob'))?.path?.remote.startsWith(`${s.lanB}:`), { timeoutMs: 60_000, intervalMs: 250, what: 'the session back on the LAN path' })
-      const back = s.events().filter((e) => e.type === 'path' && /^switched to LAN path .*: rtt .* vs .* \(was public path .*\)$/.test(e.reason ?? ''))
-      expect(back.length, JSON.stringify(s.events().filter((e) => e.type === 'path'))).toBe(1)
+      expect(lanMoves(), JSON.stringify(s.events().filter((e) => e.type === 'path'))).toBe(before + 1)
       const again = await transfer(s.lab, s.a, 'download', 9100, 4 * MiB, 30_000)
       expect(again, JSON.stringify(again)).toMatchObject({ ok: true, bytes: 4 * MiB })
     } finally {
       for (const w of watchers.splice(0)) w.kill()
     }
-  }, 120_000)
+  }, 180_000)
 })
