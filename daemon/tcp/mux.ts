@@ -14,7 +14,9 @@ import type { Counters } from '../counters.js'
 import { MuxStream, type StreamHost } from './mux-stream.js'
 
 const OPEN_TIMEOUT_MS = 5_000
-// A TCP carrier is probed every PING_MS; silent for DEAD_MS (data, credit or pong) = dead.
+// A carrier is probed every PING_MS; silent for DEAD_MS (data, credit or pong) = dead. For a UDX
+// carrier too: one that never got through (its first packets came from an address the peer
+// did not expect) would otherwise hold every stream waiting for a RESUME that never comes.
 const PING_MS = 500
 const DEAD_MS = 2_000
 // A replaced carrier stays open (unread) this long, so the peer switches on the new one's first
@@ -108,10 +110,8 @@ export class Mux extends EventEmitter {
       carrier.off('close', onclose)
       carrier.off('error', onerror)
     }
-    if (info.proto === 'tcp') {
-      this.pingTimer = setInterval(() => this.beat(carrier), PING_MS)
-      this.pingTimer.unref()
-    }
+    this.pingTimer = setInterval(() => this.beat(carrier), PING_MS)
+    this.pingTimer.unref()
     // An open the old carrier carried may or may not have reached the peer: fail it (the caller
     // retries; the peer's half, if any, is reset when its answer or RESUME finds no stream here).
     for (const [id, p] of [...this.pending]) if (p.sent) this.failOpen(id, new AppError('SESSION_LOST', 'the path to the peer changed while opening'))
@@ -205,7 +205,7 @@ export class Mux extends EventEmitter {
 
   private beat(carrier: Carrier): void {
     if (Date.now() - this.lastHeard > DEAD_MS) {
-      this.lost(carrier, `no answer on the TCP path for ${DEAD_MS} ms`)
+      this.lost(carrier, `no answer on the ${this.info?.proto === 'tcp' ? 'TCP path' : 'UDX carrier'} for ${DEAD_MS} ms`)
       return
     }
     this.send({ type: 'ping', id: 0 })

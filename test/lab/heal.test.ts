@@ -24,7 +24,7 @@ describe.skipIf(reason !== null)('paths that heal (cone/cone)', () => {
     const b = await lab.host('b', rb)
     // UDP paths only: these cases are about the UDP path healing (a kernel TCP path, where one
     // comes up, is covered by tcp.test.ts, including its loss).
-    return { lab, nodes, ra, rb, a, b, ...(await forwardedPair(lab, nodes, a, b, { extra: ['--no-tcp'] })) }
+    return { lab, nodes, ra, rb, a, b, ...(await forwardedPair(lab, nodes, a, b, { extra: ['--no-tcp', '--log-level', 'info'] })) }
   }
 
   // Bytes through alice's forward, either way.
