@@ -49,6 +49,16 @@ export class MuxStream extends Duplex {
     })
   }
 
+  /**
+   * The RESUME for a new carrier: what we got so far. The peer takes all of it as credited (it
+   * drops those bytes and acknowledges up to there), so our credit count starts there too:
+   * credits lost with the old carrier are repaired, and none is counted twice.
+   */
+  resumeFrom(): number {
+    this.credited = this.received
+    return this.received
+  }
+
   /** Bytes written by the local side that the peer has not credited yet. */
   get unacked(): number {
     return this.written - this.acked
@@ -117,7 +127,8 @@ export class MuxStream extends Duplex {
 
   /** The peer consumed `bytes` more: forget them, and let held writes go on. */
   onCredit(bytes: number): void {
-    this.ack(this.acked + bytes)
+    // Never past what was sent: a bad count must not make the queue skip bytes.
+    this.ack(Math.min(this.acked + bytes, this.sent))
     this.flush()
   }
 

@@ -122,7 +122,7 @@ export class Mux extends EventEmitter {
       if (this.pending.has(s.id)) continue
       this.preAttach.add(s.id)
       s.awaitingResume = true
-      this.send({ type: 'resume', id: s.id, received: s.received })
+      this.send({ type: 'resume', id: s.id, received: s.resumeFrom() })
     }
     this.send({ type: 'resumed' })
     // Opens made while there was no carrier go out now.

@@ -182,6 +182,53 @@ describe('stream multiplexer', () => {
     expect(dead).toBe(0)
   })
 
+  it('a carrier change while the reader holds uncredited bytes: no credit is counted twice, the stream completes sha256-equal', async () => {
+    // Bob sends a little (less than a credit step, so no credit goes back), the carrier changes,
+    // then bob sends the rest. Counting the RESUME's bytes and the next credit both as credited
+    // once made bob's sender skip ahead of what it had written.
+    const counters = new Counters()
+    const h = createHash('sha256')
+    let delivered = (): number => 0
+    let more: () => void = () => {}
+    const gate = new Promise<void>((r) => (more = r))
+    const bob = new Mux({
+      initiator: false, logger, counters,
+      onOpen: async () => ({
+        ok: true,
+        attach: (stream) => {
+          const first = randomBytes(200_000)
+          h.update(first)
+          stream.write(first)
+          // Then one chunk at a time, each once alice has it: little is in flight when a credit comes.
+          void gate.then(async () => {
+            for (let i = 1; i <= 20; i++) {
+              const b = randomBytes(100_000)
+              h.update(b)
+              stream.write(b)
+              await waitFor(() => delivered() >= 200_000 + i * 100_000, { timeoutMs: 5_000, what: `chunk ${i} at alice` })
+            }
+            stream.end()
+          })
+        },
+      }),
+    })
+    const alice = new Mux({ initiator: true, onOpen: () => Promise.reject(new Error('no')), logger, counters })
+    made.push(alice, bob)
+    const first = link()
+    alice.attach(first.a, tcpInfo)
+    bob.attach(first.b, tcpInfo)
+    // Alice does not read yet: the first 200 kB wait in her stream, uncredited.
+    const stream = await alice.open('localhost', 1)
+    await waitFor(() => stream.readableLength === 200_000, { timeoutMs: 5_000, what: 'the first 200 kB' })
+    const second = link()
+    alice.attach(second.a, tcpInfo)
+    bob.attach(second.b, tcpInfo)
+    const got = collect(stream)
+    delivered = got.bytes
+    more()
+    expect(await got.done).toEqual({ bytes: 2_200_000, sha: h.digest('hex') })
+  }, 15_000)
+
   it('an answer to an open it gave up on resets the peer\'s half', async () => {
     const counters = new Counters()
     let opened = 0
