@@ -1,5 +1,5 @@
-// Forwards: a local TCP listener per forward; each accepted connection becomes its own stream to
-// the peer (no head-of-line blocking between connections), opened over the peer session.
+// Forwards: a local TCP listener per forward; each accepted connection becomes its own stream of
+// the peer's multiplexer (its own flow control: a slow reader holds up only its connection).
 import { createServer, type Server, type Socket } from 'node:net'
 import { randomBytes } from 'node:crypto'
 import { AppError, isAppError } from '../common/errors.js'
