@@ -36,8 +36,6 @@ export interface SessionMuxHost {
 export class SessionMux {
   mux: Mux
   private opening = false
-  // Identifies the session's current path: a UDX carrier opened on an earlier one is replaced.
-  private pathId = {}
 
   constructor(private readonly host: SessionMuxHost) {
     this.mux = this.make()
@@ -60,12 +58,6 @@ export class SessionMux {
     return mux
   }
 
-  /** The session moved to another path: its UDX carrier must be replaced. */
-  newPath(): void {
-    this.pathId = {}
-    this.ensure()
-  }
-
   /** A kernel TCP path came up. */
   attachTcp(carrier: NoiseSecretStream, info: CarrierInfo): void {
     this.mux.attach(carrier, info)
@@ -73,27 +65,25 @@ export class SessionMux {
 
   /** The peer opened a carrier on this session. */
   attachAccepted(stream: NoiseSecretStream): void {
-    this.mux.attach(stream, { proto: 'udp', local: null, remote: this.host.remote(), owner: this.pathId })
+    this.mux.attach(stream, { proto: 'udp', local: null, remote: this.host.remote(), owner: this })
   }
 
   /**
-   * Without a carrier (a new session, a dead TCP path) or with the UDX carrier of an earlier path,
-   * the session's Noise initiator opens a new one (the other side answers).
+   * Without a carrier (a new session, a dead TCP path) or with the UDX carrier of a session this
+   * one replaced, the session's Noise initiator opens a new one (the other side answers).
    */
   ensure(attempt = 0): void {
     const mux = this.mux
-    const needs = (): boolean => this.host.alive() && this.mux === mux && (!mux.hasCarrier || (mux.info?.proto === 'udp' && mux.info.owner !== this.pathId))
+    const needs = (): boolean => this.host.alive() && this.mux === mux && (!mux.hasCarrier || (mux.info?.proto === 'udp' && mux.info.owner !== this))
     if (!this.host.initiator || this.opening || !needs()) return
     this.opening = true
-    const pathId = this.pathId
     this.host.openCarrier().then((stream) => {
       this.opening = false
-      if (!needs() || pathId !== this.pathId) {
+      if (!needs()) {
         stream.destroy()
-        this.ensure()
         return
       }
-      mux.attach(stream, { proto: 'udp', local: null, remote: this.host.remote(), owner: pathId })
+      mux.attach(stream, { proto: 'udp', local: null, remote: this.host.remote(), owner: this })
     }, (err: Error) => {
       this.opening = false
       if (!needs()) return

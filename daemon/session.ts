@@ -242,15 +242,6 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     if (!this.closed) this.control.write(encodeControl(msg))
   }
 
-  /** Move this session to a new path, in place: the control stream and UDP flows move; forwarded TCP connections resume on a fresh carrier. */
-  migrate(remote: Addr): void {
-    this.remote = remote
-    this.localHost = null
-    this.learnLocalHost()
-    for (const s of [this.control, ...this.streams]) moveRaw(s, this.socket, remote)
-    this.muxes.newPath()
-  }
-
   /** Hand the data streams to `next` (a new session with the same peer) and move them to its path. */
   handOver(next: PeerSession): void {
     for (const s of this.streams) {
