@@ -12,10 +12,11 @@ import { ProtocolError } from '../protocol/errors.js'
 import { keyToHex } from '../protocol/identity.js'
 import { isValidWireName, nameError } from '../protocol/names.js'
 import { ReplayGuard } from '../protocol/replay.js'
-import { BrokerErrorCode, MAX_ERROR_TEXT, decodeMessage, encodeMessage, verifySigned, type Connect, type NatMapping, type Register, type RelayRequest, type Unregister, type WireMessage } from '../protocol/wire.js'
+import { BrokerErrorCode, MAX_ERROR_TEXT, decodeMessage, encodeMessage, verifySigned, type Connect, type NatMapping, type Register, type RegisterEndpoint, type RelayRequest, type Unregister, type WireMessage } from '../protocol/wire.js'
 import { normalizeHost } from '../common/lifecycle.js'
 import { Counters } from './counters.js'
 import { IntroMemory } from './intro-memory.js'
+import { candidatesOf, liveExtras, withExtra, type ExtraEndpoint } from './endpoints.js'
 
 /** Where a datagram came from: the listener it arrived on and the sender as that socket saw it. */
 export interface Source {
@@ -62,6 +63,8 @@ export interface Registration {
   /** Where to send to reach it: listener index and the address as that socket reports it. */
   via: Source
   hosts: IpAddress[]
+  /** Its other sockets' addresses as seen here (REGISTER_ENDPOINT), each with its own lease. */
+  extras: ExtraEndpoint[]
   /** The peer's own classification of its NAT, passed on in introductions. */
   nat: NatMapping
   expiresAt: number
@@ -142,6 +145,9 @@ export class Registry {
         break
       case 'unregister':
         out = this.unregister(msg, datagram, from, now)
+        break
+      case 'registerEndpoint':
+        out = this.registerEndpoint(msg, datagram, from, now)
         break
       case 'relayRequest':
         out = this.relayRequest(msg, datagram, from, now)
@@ -225,7 +231,9 @@ export class Registry {
     const observed = observedOf(from)
     const stale = this.regs.get(keyHex)
     if (stale !== undefined) this.remove(stale)
-    this.add({ key: new Uint8Array(msg.key), keyHex, name: msg.name, observed, via: { ...from }, hosts: msg.hosts, nat: msg.nat, expiresAt: now + this.leaseS * 1000 })
+    // The peer's other endpoints outlive a move of its main one (they have leases of their own).
+    const extras = stale === undefined ? [] : liveExtras(stale.extras, observed, now)
+    this.add({ key: new Uint8Array(msg.key), keyHex, name: msg.name, observed, via: { ...from }, hosts: msg.hosts, extras, nat: msg.nat, expiresAt: now + this.leaseS * 1000 })
     const out = this.reply(from, { type: 'registered', reqId: msg.reqId, observed, leaseS: this.leaseS })
     return { ...out, namesChanged }
   }
@@ -245,11 +253,11 @@ export class Registry {
     // Both sides are told in the same tick so that they start punching at the same moment.
     const toTarget = this.reply(target.via, {
       type: 'introduce', reqId: 0, peerKey: requester.key, peerName: requester.name,
-      candidates: candidatesOf(requester), punchNonce, requester: false, peerNat: requester.nat,
+      candidates: candidatesOf(requester, now), punchNonce, requester: false, peerNat: requester.nat,
     })
     const toRequester = this.reply(from, {
       type: 'introduce', reqId: msg.reqId, peerKey: target.key, peerName: target.name,
-      candidates: candidatesOf(target), punchNonce, requester: true, peerNat: target.nat,
+      candidates: candidatesOf(target, now), punchNonce, requester: true, peerNat: target.nat,
     })
     return { sends: [...toTarget.sends, ...toRequester.sends], namesChanged: false }
   }
@@ -271,6 +279,18 @@ export class Registry {
     return { sends: [], namesChanged: false, relay: { reqId: msg.reqId, punchNonce: msg.punchNonce, requester, peer, from: { ...from } } }
   }
 
+  // Another socket of a registered peer: one more candidate for its introductions. A retry is
+  // answered the same way (adding it again changes nothing but the lease).
+  private registerEndpoint(msg: RegisterEndpoint, datagram: Uint8Array, from: Source, now: number): Outcome {
+    const verdict = this.authenticate(msg, datagram, from, now)
+    if (verdict.refusal !== undefined) return verdict.refusal
+    const reg = this.lookup(msg.key, now)
+    if (reg === undefined) return this.refuse(msg.reqId, from, 'NOT_REGISTERED', 'register before adding an endpoint')
+    const observed = observedOf(from)
+    if (observed.host !== reg.observed.host || observed.port !== reg.observed.port) reg.extras = withExtra(reg.extras, observed, now, this.leaseS * 1000)
+    return this.reply(from, { type: 'registered', reqId: msg.reqId, observed, leaseS: this.leaseS })
+  }
+
   private unregister(msg: Unregister, datagram: Uint8Array, from: Source, now: number): Outcome {
     const verdict = this.authenticate(msg, datagram, from, now)
     if (verdict.refusal !== undefined) return verdict.refusal
@@ -282,7 +302,7 @@ export class Registry {
   }
 
   // Signature first (so forgeries cannot burn nonces), then the replay window.
-  private authenticate(msg: Register | Connect | Unregister | RelayRequest, datagram: Uint8Array, from: Source, now: number): { refusal?: Outcome; retry: boolean } {
+  private authenticate(msg: Register | Connect | Unregister | RelayRequest | RegisterEndpoint, datagram: Uint8Array, from: Source, now: number): { refusal?: Outcome; retry: boolean } {
     if (!verifySigned(datagram, msg.key)) return { refusal: this.refuse(msg.reqId, from, 'BAD_SIGNATURE', 'signature does not match key'), retry: false }
     const verdict = this.guard.check(msg.key, msg.nonce, msg.timestamp, now, msg.sig)
     if (verdict === 'stale') {
@@ -347,19 +367,6 @@ function sameSource(a: Source, b: Source): boolean {
 function observedOf(from: Source): IpAddress {
   const host = normalizeHost(from.host)
   return { host, family: host.includes(':') ? 6 : 4, port: from.port }
-}
-
-// Observed first: it is the address most likely to work from outside the peer's network.
-function candidatesOf(reg: Registration): IpAddress[] {
-  const out: IpAddress[] = [reg.observed]
-  const seen = new Set([addrId(reg.observed.host, reg.observed.port)])
-  for (const h of reg.hosts) {
-    const id = addrId(h.host, h.port)
-    if (seen.has(id)) continue
-    seen.add(id)
-    out.push(h)
-  }
-  return out
 }
 
 function targetLabel(target: Uint8Array | string): string {

@@ -18,7 +18,7 @@ export const MAX_NAME = 32
 /** Longest error message carried on the wire, bytes. */
 export const MAX_ERROR_TEXT = 64
 
-const TYPE = { register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8, relayRequest: 9, relayAllocated: 10, relayBind: 11, relayBound: 12 } as const
+const TYPE = { register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8, relayRequest: 9, relayAllocated: 10, relayBind: 11, relayBound: 12, registerEndpoint: 13 } as const
 /** Message type names. */
 export type WireType = keyof typeof TYPE
 
@@ -34,6 +34,12 @@ export interface Introduce { type: 'introduce'; reqId: number; peerKey: Uint8Arr
 export interface WireErrorMsg { type: 'error'; reqId: number; code: number; message: string }
 /** Signed goodbye: drop the registration now rather than at lease expiry. */
 export interface Unregister { type: 'unregister'; reqId: number; key: Uint8Array; timestamp: number; nonce: Uint8Array; sig: Uint8Array }
+/**
+ * Signed, sent from another of the peer's sockets (one per interface address): "reach me here
+ * too". The broker adds where it came from to the key's live registration as one more candidate
+ * and answers REGISTERED with that address.
+ */
+export interface RegisterEndpoint { type: 'registerEndpoint'; reqId: number; key: Uint8Array; timestamp: number; nonce: Uint8Array; sig: Uint8Array }
 /** Peer-to-peer punch probe (and its answer), signed by the sender. */
 export interface Probe { type: 'probe'; punchNonce: Uint8Array; key: Uint8Array; streamId: number; seq: number; addr: IpAddress; sig: Uint8Array }
 /** Answer to a probe: echoes its seq and says where the probe came from. */
@@ -57,9 +63,9 @@ export type NatMapping = 'unknown' | 'none' | 'endpoint-independent' | 'endpoint
 export const NAT_MAPPINGS: readonly NatMapping[] = ['unknown', 'none', 'endpoint-independent', 'endpoint-dependent']
 
 /** Any p2pd datagram. */
-export type WireMessage = Register | Registered | Connect | Introduce | WireErrorMsg | Unregister | Probe | ProbeAck | RelayRequest | RelayAllocated | RelayBind | RelayBound
+export type WireMessage = Register | Registered | Connect | Introduce | WireErrorMsg | Unregister | Probe | ProbeAck | RelayRequest | RelayAllocated | RelayBind | RelayBound | RegisterEndpoint
 /** Message types that carry a signature as their last field. */
-export type SignedMessage = Register | Connect | Unregister | Probe | ProbeAck | RelayRequest | RelayBind
+export type SignedMessage = Register | Connect | Unregister | Probe | ProbeAck | RelayRequest | RelayBind | RegisterEndpoint
 
 /** Error codes a broker returns. */
 export const BrokerErrorCode = { UNKNOWN_PEER: 1, NOT_REGISTERED: 2, NAME_TAKEN: 3, BAD_SIGNATURE: 4, REPLAYED: 5, RATE_LIMITED: 6, BAD_REQUEST: 7, RELAY_UNAVAILABLE: 8 } as const
@@ -115,9 +121,10 @@ const bodies: { [K in WireType]: Encoding<Body<Extract<WireMessage, { type: K }>
   relayAllocated: struct<Body<RelayAllocated>>({ reqId: uint32, punchNonce: c.fixed32, relay: ipAddress, lifetimeS: uint, rateBytesPerS: uint }, ['reqId', 'punchNonce', 'relay', 'lifetimeS', 'rateBytesPerS']),
   relayBind: struct<Body<RelayBind>>({ key: c.fixed32, punchNonce: c.fixed32, timestamp: uint, nonce: c.fixed16, sig: c.fixed64 }, ['key', 'punchNonce', 'timestamp', 'nonce', 'sig']),
   relayBound: struct<Body<RelayBound>>({ punchNonce: c.fixed32, peerBound: bool }, ['punchNonce', 'peerBound']),
+  registerEndpoint: struct<Body<RegisterEndpoint>>({ reqId: uint32, key: c.fixed32, timestamp: uint, nonce: c.fixed16, sig: c.fixed64 }, ['reqId', 'key', 'timestamp', 'nonce', 'sig']),
 }
 const typeByCode = new Map<number, WireType>(Object.entries(TYPE).map(([k, v]) => [v, k as WireType]))
-const SIGNED: ReadonlySet<WireType> = new Set(['register', 'connect', 'unregister', 'probe', 'probeAck', 'relayRequest', 'relayBind'])
+const SIGNED: ReadonlySet<WireType> = new Set(['register', 'connect', 'unregister', 'probe', 'probeAck', 'relayRequest', 'relayBind', 'registerEndpoint'])
 
 /** True when the datagram starts like one of ours (cheap demultiplexing test). */
 export function isWireDatagram(buf: Uint8Array): boolean {

@@ -334,3 +334,48 @@ describe('Registry: RELAY_REQUEST', () => {
     expect(errorCode(reg.handle(relayRequest(alice, bob, punchNonce, T0 + 121_000), A, T0 + 121_000).sends)).toBe(BrokerErrorCode.BAD_REQUEST)
   })
 })
+
+function registerEndpoint(kp: KeyPair, at: number, reqId = 31): Uint8Array {
+  return encodeSigned({ type: 'registerEndpoint', reqId, key: kp.publicKey, timestamp: at, nonce: nonce(), sig: new Uint8Array(64) }, kp.secretKey)
+}
+
+describe('Registry: REGISTER_ENDPOINT (a second uplink)', () => {
+  const A2: Source = { listener: 0, host: '198.51.100.77', port: 41000 }
+  const introOf = (reg: Registry, at: number): Introduce => {
+    const m = reg.handle(connect(bob, 'alice', at), B, at).sends.map((s) => s.message).find((x) => x.type === 'introduce' && x.requester)
+    return m as Introduce
+  }
+
+  it('adds where it came from to the registration: introductions carry it after the observed address, before the host ones', () => {
+    const { reg } = setup({ leaseS: 30 })
+    reg.handle(register(alice, 'alice', T0), A, T0)
+    reg.handle(register(bob, 'bob', T0), B, T0)
+    expect(only(reg.handle(registerEndpoint(alice, T0, 77), A2, T0).sends)).toEqual({ type: 'registered', reqId: 77, observed: { host: A2.host, family: 4, port: A2.port }, leaseS: 30 })
+    expect(introOf(reg, T0 + 1).candidates.map((c) => `${c.host}:${c.port}`)).toEqual(['198.51.100.1:40001', '198.51.100.77:41000', '10.0.0.5:4000'])
+  })
+
+  it('survives a re-registration from a new address, expires with its own lease, and keeps at most 4', () => {
+    const { reg } = setup({ leaseS: 30 })
+    reg.handle(register(alice, 'alice', T0), A, T0)
+    reg.handle(register(bob, 'bob', T0), B, T0)
+    reg.handle(registerEndpoint(alice, T0), A2, T0)
+    reg.handle(register(alice, 'alice', T0 + 20_000), { ...A, port: 40002 }, T0 + 20_000)
+    reg.handle(register(bob, 'bob', T0 + 20_000), B, T0 + 20_000)
+    expect(introOf(reg, T0 + 20_001).candidates.map((c) => c.port)).toEqual([40002, 41000, 4000])
+    expect(introOf(reg, T0 + 31_000).candidates.map((c) => c.port)).toEqual([40002, 4000])
+    for (let i = 0; i < 6; i++) reg.handle(registerEndpoint(alice, T0 + 32_000), { ...A2, port: 42000 + i }, T0 + 32_000)
+    expect(introOf(reg, T0 + 32_001).candidates.map((c) => c.port)).toEqual([40002, 42002, 42003, 42004, 42005, 4000])
+  })
+
+  it('refuses an unregistered key and a bad signature, and never adds the main address twice', () => {
+    const { reg } = setup()
+    expect(errorCode(reg.handle(registerEndpoint(alice, T0), A2, T0).sends)).toBe(BrokerErrorCode.NOT_REGISTERED)
+    reg.handle(register(alice, 'alice', T0), A, T0)
+    const forged = registerEndpoint(alice, T0)
+    forged[9] = forged[9]! ^ 1
+    expect(errorCode(reg.handle(forged, A2, T0).sends)).toBe(BrokerErrorCode.BAD_SIGNATURE)
+    reg.handle(registerEndpoint(alice, T0), A, T0)
+    reg.handle(register(bob, 'bob', T0), B, T0)
+    expect(introOf(reg, T0 + 1).candidates.map((c) => c.port)).toEqual([40001, 4000])
+  })
+})

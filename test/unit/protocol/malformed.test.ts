@@ -31,7 +31,7 @@ describe('wire decoder: framing', () => {
   })
 
   it('refuses unknown types as BAD_TYPE', () => {
-    for (const t of [0x00, 0x0d, 0x10, 0x7f, 0xff]) expect(wire(H(t))).toBe('BAD_TYPE')
+    for (const t of [0x00, 0x0e, 0x10, 0x7f, 0xff]) expect(wire(H(t))).toBe('BAD_TYPE')
   })
 
   it('refuses a bare header of every known type as TRUNCATED', () => {

@@ -4,7 +4,7 @@ import { keyPairFromSeed } from '../../../protocol/identity.js'
 import type { ControlMessage } from '../../../protocol/control.js'
 import type { MuxFrame } from '../../../protocol/mux.js'
 import { ProtocolError, type ProtocolErrorCode } from '../../../protocol/errors.js'
-import { encodeMessage, encodeSigned, isSignedType, type Probe, type Register, type RelayBind, type RelayRequest, type SignedMessage, type WireMessage } from '../../../protocol/wire.js'
+import { encodeMessage, encodeSigned, isSignedType, type Probe, type Register, type RegisterEndpoint, type RelayBind, type RelayRequest, type SignedMessage, type WireMessage } from '../../../protocol/wire.js'
 
 /** The ProtocolError code `f` throws, or 'no error' (anything else is rethrown). */
 export function codeOf(f: () => unknown): ProtocolErrorCode | 'no error' {
@@ -64,6 +64,14 @@ export const GOLDEN_RELAY_REQUEST: RelayRequest = {
 export const GOLDEN_RELAY_BIND: RelayBind = {
   type: 'relayBind', key: KP.publicKey, punchNonce: seq(32, 0x40), timestamp: 1_700_000_000_000, nonce: seq(16, 0xa0), sig: new Uint8Array(64),
 }
+/** The golden REGISTER_ENDPOINT (unsigned fields). */
+export const GOLDEN_REGISTER_ENDPOINT: RegisterEndpoint = {
+  type: 'registerEndpoint', reqId: 0x01020304, key: KP.publicKey, timestamp: 1_700_000_000_000, nonce: seq(16, 0xa0), sig: new Uint8Array(64),
+}
+/** Expected bytes of encodeSigned(GOLDEN_REGISTER_ENDPOINT, KP.secretKey); see docs/PROTOCOL.md §7. */
+export const GOLDEN_REGISTER_ENDPOINT_HEX =
+  '50010d' + '04030201' + '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + 'ff0068e5cf8b010000' + 'a0a1a2a3a4a5a6a7a8a9aaabacadaeaf' +
+  '4cc8048f946498156fbd9181748a925c8bf5e24d319c239d28e1e84b551887a1585a3a5c061fe939520556df08000f4b7cb0586564f11935287289c1deb23c0e'
 /** Expected bytes of encodeSigned(GOLDEN_RELAY_REQUEST, KP.secretKey); see docs/PROTOCOL.md §7. */
 export const GOLDEN_RELAY_REQUEST_HEX =
   '500109' + '04030201' + '03a107bff3ce10be1d70dd18e74bc09967e4d6309ba50d5f1ddc8664125531b8' + 'cd14b37f956e953194ff7fb73b3d81dcc561d61a7538094b7c3e1a643ee5f3aa' + '404142434445464748494a4b4c4d4e4f505152535455565758595a5b5c5d5e5f' +
@@ -116,6 +124,8 @@ export function sampleMessages(): WireMessage[] {
     { ...GOLDEN_RELAY_BIND },
     { type: 'relayBound', punchNonce: seq(32, 0x40), peerBound: false },
     { type: 'relayBound', punchNonce: seq(32, 1), peerBound: true },
+    { ...GOLDEN_REGISTER_ENDPOINT },
+    { type: 'registerEndpoint', reqId: 0xffffffff, key: KP_B.publicKey, timestamp: 0, nonce: seq(16, 9), sig: seq(64) },
   ]
 }
 

@@ -4,7 +4,7 @@ import {
   MAX_CANDIDATES, MAX_DATAGRAM, MAX_ERROR_TEXT, MAX_NAME, decodeMessage, encodeMessage, encodeSigned, isSignedType,
   isWireDatagram, verifySigned, type Introduce, type Register, type WireMessage,
 } from '../../../protocol/wire.js'
-import { codeOf, GOLDEN_PROBE, GOLDEN_PROBE_HEX, GOLDEN_REGISTER, GOLDEN_REGISTER_HEX, GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, KP, KP_B, SEED, hex, sampleDatagrams, sampleMessages, seq, unhex } from './samples.js'
+import { codeOf, GOLDEN_PROBE, GOLDEN_PROBE_HEX, GOLDEN_REGISTER, GOLDEN_REGISTER_HEX, GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, GOLDEN_REGISTER_ENDPOINT, GOLDEN_REGISTER_ENDPOINT_HEX, GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, KP, KP_B, SEED, hex, sampleDatagrams, sampleMessages, seq, unhex } from './samples.js'
 
 describe('wire round trip', () => {
   it('decodes every encoded message type to the same message, and re-encodes to the same bytes', () => {
@@ -19,13 +19,13 @@ describe('wire round trip', () => {
       expect(hex(encodeMessage(back))).toBe(hex(bytes))
       types.add(m.type)
     }
-    expect([...types].sort()).toEqual(['connect', 'error', 'introduce', 'probe', 'probeAck', 'register', 'registered', 'relayAllocated', 'relayBind', 'relayBound', 'relayRequest', 'unregister'])
+    expect([...types].sort()).toEqual(['connect', 'error', 'introduce', 'probe', 'probeAck', 'register', 'registerEndpoint', 'registered', 'relayAllocated', 'relayBind', 'relayBound', 'relayRequest', 'unregister'])
   })
 
   it('gives each type its own type byte', () => {
     const byType = new Map<string, number>()
     for (const m of sampleMessages()) byType.set(m.type, encodeMessage(m)[2]!)
-    expect(Object.fromEntries(byType)).toEqual({ register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8, relayRequest: 9, relayAllocated: 10, relayBind: 11, relayBound: 12 })
+    expect(Object.fromEntries(byType)).toEqual({ register: 1, registered: 2, connect: 3, introduce: 4, error: 5, unregister: 6, probe: 7, probeAck: 8, relayRequest: 9, relayAllocated: 10, relayBind: 11, relayBound: 12, registerEndpoint: 13 })
   })
 
   it('decodes signed datagrams, and their signatures verify', () => {
@@ -76,8 +76,8 @@ describe('golden vectors', () => {
     expect(verifySigned(unhex(GOLDEN_PROBE_HEX), KP.publicKey)).toBe(true)
   })
 
-  it('RELAY_REQUEST and RELAY_BIND from the fixed seed match byte for byte, decode and verify', () => {
-    for (const [msg, want, len] of [[GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, 192], [GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, 156]] as const) {
+  it('RELAY_REQUEST, RELAY_BIND and REGISTER_ENDPOINT from the fixed seed match byte for byte, decode and verify', () => {
+    for (const [msg, want, len] of [[GOLDEN_RELAY_REQUEST, GOLDEN_RELAY_REQUEST_HEX, 192], [GOLDEN_RELAY_BIND, GOLDEN_RELAY_BIND_HEX, 156], [GOLDEN_REGISTER_ENDPOINT, GOLDEN_REGISTER_ENDPOINT_HEX, 128]] as const) {
       const bytes = encodeSigned(msg, KP.secretKey)
       expect(hex(bytes)).toBe(want)
       expect(bytes.length).toBe(len)
@@ -97,7 +97,7 @@ describe('golden vectors', () => {
     const pkcs8 = Buffer.concat([Buffer.from('302e020100300506032b657004220420', 'hex'), Buffer.from(SEED)])
     const pub = createPublicKey(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }))
     expect(hex(new Uint8Array(pub.export({ format: 'der', type: 'spki' }).subarray(12)))).toBe(hex(KP.publicKey))
-    for (const h of [GOLDEN_REGISTER_HEX, GOLDEN_PROBE_HEX, GOLDEN_RELAY_REQUEST_HEX, GOLDEN_RELAY_BIND_HEX]) {
+    for (const h of [GOLDEN_REGISTER_HEX, GOLDEN_PROBE_HEX, GOLDEN_RELAY_REQUEST_HEX, GOLDEN_RELAY_BIND_HEX, GOLDEN_REGISTER_ENDPOINT_HEX]) {
       const d = unhex(h)
       const body = d.subarray(0, d.length - 64)
       const sig = d.subarray(d.length - 64)
@@ -159,7 +159,7 @@ describe('signatures', () => {
   })
 
   it('knows which types are signed', () => {
-    expect(['register', 'connect', 'unregister', 'probe', 'probeAck', 'relayRequest', 'relayBind'].every((t) => isSignedType(t as WireMessage['type']))).toBe(true)
+    expect(['register', 'connect', 'unregister', 'probe', 'probeAck', 'relayRequest', 'relayBind', 'registerEndpoint'].every((t) => isSignedType(t as WireMessage['type']))).toBe(true)
     expect(['registered', 'introduce', 'error', 'relayAllocated', 'relayBound'].some((t) => isSignedType(t as WireMessage['type']))).toBe(false)
   })
 })
