@@ -75,10 +75,12 @@ export function exposesTable(exposes: ExposeInfo[]): string {
 /** The interfaces table. */
 export function interfacesTable(interfaces: InterfaceInfo[]): string {
   if (interfaces.length === 0) return 'no usable interfaces'
-  return table(['NAME', 'TYPE', 'STATE', 'ADDRESS', 'ENDPOINT', 'PUBLIC', 'PATHS', 'IN USE'], interfaces.map((i) => [
+  const rows = table(['NAME', 'TYPE', 'STATE', 'ADDRESS', 'ENDPOINT', 'PUBLIC', 'PATHS', 'IN USE'], interfaces.map((i) => [
     i.name, `${i.type ?? '-'}${i.virtual ? ' (virtual)' : ''}`, i.operstate ?? '-', i.address, i.inUse ? i.endpoint : '-', i.public ?? '-',
-    String(i.activePaths), i.inUse ? 'yes' : `no: ${i.reason ?? 'unusable'}`,
+    String(i.activePaths), i.inUse ? (i.ownEndpoint ? 'yes (own endpoint)' : 'yes') : `no: ${i.reason ?? 'unusable'}`,
   ]))
+  const notes = interfaces.filter((i) => i.note).map((i) => `${i.name} ${i.address}: ${i.note}`)
+  return notes.length ? `${rows}\n\n${notes.join('\n')}` : rows
 }
 
 /** One line per event, for `watch`. */

@@ -39,7 +39,7 @@ const CONNECT_ECHO_MS = 250
 
 const errorNames = Object.fromEntries(Object.entries(BrokerErrorCode).map(([k, v]) => [v, k]))
 
-/** One broker: keeps us registered and forwards introductions. Emits 'introduce', 'relayAllocated', 'registered' and 'change'. */
+/** One broker: keeps us registered and forwards introductions. Emits 'introduce', 'relayAllocated', 'registered', 'refresh' and 'change'. */
 export class BrokerClient extends EventEmitter {
   private resolved: Addr | null = null
   private state: BrokerInfo['state'] = 'registering'
@@ -176,6 +176,7 @@ export class BrokerClient extends EventEmitter {
   /** Register again now (our NAT mapping may have changed), not at the next refresh. */
   refreshNow(): void {
     if (this.closed) return
+    this.emit('refresh')
     this.pendingRegister = null
     void this.registerNow()
   }

@@ -45,6 +45,8 @@ interface Attempt {
   /** The socket the control stream was connected on. */
   socket: UDXSocket | null
   manyPort: ManyPortRun | null
+  /** Probe only from this socket (a move onto a path measured from it); null = from every uplink. */
+  only: UDXSocket | null
   resolve: (p: Punched) => void
   reject: (e: Error) => void
   progress: (stage: PunchStage, detail: string) => void
@@ -85,6 +87,8 @@ export class Connector {
       /** Our own NAT classification (with the peer's, it plans the relay and many-port probing). */
       nat?: () => NatMapping
       manyPort?: ManyPortConfig
+      /** Interface sockets of a family (other uplinks): every probe also leaves from each of them. */
+      probeSockets?: (family: 4 | 6) => UDXSocket[]
     },
   ) {}
 
@@ -95,18 +99,18 @@ export class Connector {
     return this.attempts.has(nonceHex) || this.starting.has(nonceHex)
   }
 
-  async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null = null, punch: PunchConfig = this.deps.punch): Promise<Punched> {
+  async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null = null, punch: PunchConfig = this.deps.punch, only: UDXSocket | null = null): Promise<Punched> {
     const nonceHex = keyToHex(intro.punchNonce)
     if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')
     this.starting.add(nonceHex)
     try {
-      return await this.run(intro, nonceHex, initiator, progress, relay, punch)
+      return await this.run(intro, nonceHex, initiator, progress, relay, punch, only)
     } finally {
       this.starting.delete(nonceHex)
     }
   }
 
-  private async run(intro: Introduce, nonceHex: string, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null, punch: PunchConfig): Promise<Punched> {
+  private async run(intro: Introduce, nonceHex: string, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null, punch: PunchConfig, only: UDXSocket | null): Promise<Punched> {
     const offered = intro.candidates.map((c) => ({ host: normalizeHost(c.host), port: c.port }))
     const allowPath = this.deps.allowPath ?? (async () => true)
     const oks = await Promise.all(offered.map((c) => allowPath(c)))
@@ -124,7 +128,7 @@ export class Connector {
       controlRaw.on('error', () => {})
       const a: Attempt = {
         intro, nonceHex, initiator, state: startPunch(candidates, now, punch), controlRaw, timer: null,
-        handshaking: false, settled: false, standbys: [], verdicts, via: new Map(), socket: null, manyPort: null, resolve, reject, progress,
+        handshaking: false, settled: false, standbys: [], verdicts, via: new Map(), socket: null, manyPort: null, only, resolve, reject, progress,
         plan: relayPlanFor(this.deps.nat?.() ?? 'unknown', intro.peerNat, relay), relay: null, relayTimer: null, cancelBind: null,
       }
       this.attempts.set(nonceHex, a)
@@ -198,7 +202,9 @@ export class Connector {
       return
     }
     this.deps.counters.inc(msg.type === 'probe' ? 'probes_received' : 'probe_acks_received')
-    a.via.set(addrKey(from), socket)
+    // An answer on another uplink's socket never takes a remote away from the main socket: the
+    // default route stays the path when both work (the other becomes the peer's standby).
+    if (!a.via.has(addrKey(from)) || this.deps.endpoint.interfaceAddressOf(socket) === null) a.via.set(addrKey(from), socket)
     const event: PunchEvent = { type: msg.type === 'probe' ? 'probe' : 'ack', from, streamId: msg.streamId, seq: msg.seq }
     // A probe from an address we did not probe (or an answer over another route) may have come in
     // through an excluded interface: check its route once per address before it can become a path.
@@ -237,12 +243,17 @@ export class Connector {
 
   private act(a: Attempt, act: PunchAction): void {
     switch (act.type) {
-      case 'send-probe':
-      case 'send-ack': {
-        const type = act.type === 'send-probe' ? 'probe' : 'probeAck'
-        this.sendProbe(a, type, act.to, act.seq, this.viaFor(a, act.to))
+      case 'send-probe': {
+        // From every uplink: the peer learns (and answers) each of our paths to it.
+        const via = this.viaFor(a, act.to)
+        this.sendProbe(a, 'probe', act.to, act.seq, via)
+        if (a.only) return
+        for (const s of this.deps.probeSockets?.(familyOf(act.to.host)) ?? []) if (s !== via) this.sendProbe(a, 'probe', act.to, act.seq, s)
         return
       }
+      case 'send-ack':
+        this.sendProbe(a, 'probeAck', act.to, act.seq, this.viaFor(a, act.to))
+        return
       case 'wake-at': {
         if (a.timer) clearTimeout(a.timer)
         a.timer = setTimeout(() => this.step(a, { type: 'tick' }), Math.max(0, act.at - Date.now()))
@@ -293,10 +304,11 @@ export class Connector {
         raw: a.controlRaw, initiator: a.initiator, keyPair: this.deps.keyPair, expectedRemote: a.intro.peerKey,
         prologue: a.intro.punchNonce, timeoutMs: HANDSHAKE_TIMEOUT_MS,
       })
-      const localHost = await routeSource(remote.host, remote.port)
+      const socket = a.socket ?? this.deps.endpoint.socket
+      // A socket bound to an interface address sends from it; the main one from what the kernel picks.
+      const localHost = this.deps.endpoint.interfaceAddressOf(socket) ?? await routeSource(remote.host, remote.port)
       if (a.settled) return
       a.settled = true
-      const socket = a.socket ?? this.deps.endpoint.socket
       this.endManyPort(a, socket, true)
       this.linger(a)
       this.endRelayWait(a)
@@ -361,7 +373,7 @@ export class Connector {
   }
 
   private viaFor(a: Attempt, to: Addr): UDXSocket {
-    return a.via.get(addrKey(to)) ?? this.deps.endpoint.socket
+    return a.only ?? a.via.get(addrKey(to)) ?? this.deps.endpoint.socket
   }
 
   private sendProbe(a: Attempt, type: 'probe' | 'probeAck', to: Addr, seq: number, via: UDXSocket): void {

@@ -20,6 +20,7 @@ import { Exposes } from './exposes.js'
 import { Forwards } from './forwards.js'
 import { InterfaceFilter } from './interface-filter.js'
 import { LocalInterfaces } from './interfaces.js'
+import { InterfaceEndpoints } from './interface-endpoints.js'
 import { routeSource } from './route-source.js'
 import type { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
@@ -68,6 +69,7 @@ export class Daemon implements DaemonApi {
   private ifaceTimer: NodeJS.Timeout | null = null
   private announcedNat: NatMapping = 'unknown'
   private readonly localIfaces: LocalInterfaces
+  private readonly ifaceEndpoints: InterfaceEndpoints
   private readonly netchecker: Netcheck
 
   constructor(
@@ -85,11 +87,15 @@ export class Daemon implements DaemonApi {
     this.emit = emit
     this.localIfaces = new LocalInterfaces({ filter: new InterfaceFilter(opts.interfacesAllow, opts.interfacesDeny), logger: log.child({ component: 'interfaces' }) })
     this.endpoint = new Endpoint({ logger: log.child({ component: 'endpoint' }), counters: this.counters })
+    this.ifaceEndpoints = new InterfaceEndpoints({
+      endpoint: this.endpoint, keyPair: deps.keyPair, brokers: () => this.brokers, usable: () => [...this.localIfaces.usable(4), ...this.localIfaces.usable(6)],
+      routeSource, refreshMs: opts.keepaliveMs, logger: log.child({ component: 'interfaces' }), counters: this.counters,
+    })
     this.netchecker = new Netcheck({ brokers: () => this.brokers, endpoint: this.endpoint, keyPair: deps.keyPair, classify: () => this.natClassification(), addresses: () => this.localIfaces.addresses() })
     this.relayClient = new RelayClient({ endpoint: this.endpoint, keyPair: deps.keyPair, logger: log.child({ component: 'relay' }), counters: this.counters })
     this.connector = new Connector({
       endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,
-      allowPath: (remote) => this.allowPath(remote), relay: this.relayClient, nat: () => this.natMapping(),
+      allowPath: (remote) => this.allowPath(remote), relay: this.relayClient, nat: () => this.natMapping(), probeSockets: (family) => this.ifaceEndpoints.sockets(family),
     })
     this.pathRoutes = new PathRoutes({ counters: this.counters })
     this.tcpEndpoint = opts.tcp === false ? null : new TcpEndpoint({ logger: log.child({ component: 'tcp' }), counters: this.counters, hosts: () => [...this.localIfaces.usable(4), ...this.localIfaces.usable(6)] })
@@ -126,10 +132,10 @@ export class Daemon implements DaemonApi {
         case 'introduce':
         case 'relayAllocated':
         case 'error': {
-          // Brokers are only ever spoken to from the main socket.
+          // Brokers are spoken to from the main socket, and from interface sockets for their own registrations.
           const b = socket === this.endpoint.socket ? this.brokers.find((x) => x.owns(from)) : undefined
           if (b) b.handle(msg)
-          else this.counters.inc('udp_dropped_not_from_broker')
+          else if (socket === this.endpoint.socket || !this.brokers.some((x) => x.owns(from)) || !this.ifaceEndpoints.handle(msg, from, socket)) this.counters.inc('udp_dropped_not_from_broker')
           return
         }
         default:
@@ -144,6 +150,8 @@ export class Daemon implements DaemonApi {
     // TCP listener on the UDP port's number when it is free (separate port spaces).
     await this.tcpEndpoint?.start(this.endpoint.address().port)
     for (const b of this.brokers) b.start()
+    this.ifaceEndpoints.start()
+    void this.ifaceEndpoints.sync()
     this.watchInterfaces()
     await this.forwardSet.restore()
   }
@@ -169,8 +177,12 @@ export class Daemon implements DaemonApi {
     const label = formatHostPort(address.host, address.port)
     const b = new BrokerClient({ address, endpoint: this.endpoint, keyPair: this.deps.keyPair, name: this.opts.name, hosts: () => this.hostCandidates(), nat: () => this.natMapping(), refreshMs: this.opts.keepaliveMs, logger: this.deps.logger.child({ component: 'broker', broker: label }) })
     b.on('change', (info) => this.emit({ type: 'broker', broker: info }))
+    // A stall or an interface change refreshes the main registration: the other endpoints too.
+    b.on('refresh', () => this.ifaceEndpoints.refreshNow())
     b.on('registered', () => {
       this.counters.inc('broker_registrations')
+      // The first answer tells which interface reaches the brokers (the main socket's).
+      if (this.counters.get('broker_registrations') === 1) void this.ifaceEndpoints.sync()
       // The classification needs two brokers' answers; once it changes, tell every broker now so
       // that introductions carry it (peers plan many-port probing or a relay from it).
       const nat = this.natMapping()
@@ -200,6 +212,7 @@ export class Daemon implements DaemonApi {
       last = now
       this.counters.inc('interface_changes')
       this.deps.logger.info({ addresses: now }, 'interface addresses changed; re-registering')
+      void this.ifaceEndpoints.sync()
       for (const b of this.brokers) b.refreshNow()
     }, INTERFACE_POLL_MS)
     this.ifaceTimer.unref()
@@ -212,6 +225,7 @@ export class Daemon implements DaemonApi {
   /** Stop everything; resolves when sockets are closed. */
   async stop(): Promise<void> {
     if (this.ifaceTimer) clearInterval(this.ifaceTimer)
+    this.ifaceEndpoints.stop()
     for (const b of this.brokers) b.stop()
     this.connector.stop()
     this.relayClient.stop()
@@ -252,12 +266,17 @@ export class Daemon implements DaemonApi {
       const host = p.path?.local ? parseHostPort(p.path.local, 'path').host : null
       if (host) pathsByHost.set(host, (pathsByHost.get(host) ?? 0) + 1)
     }
+    const own = new Map(this.ifaceEndpoints.list().map((e) => [e.address, e]))
     return this.localIfaces.addresses().map((a) => {
       const m = meta.get(a.name)
       // IPv6 needs the dual-stack socket (a host with IPv6 disabled gets a 0.0.0.0 one).
       const usable = a.usable && (a.family === 4 || this.endpoint.dualStack)
+      // An address off the default route has an endpoint of its own, with its own mapping.
+      const e = usable ? own.get(a.address) : undefined
+      const endpoint = e ? formatHostPort(e.local.host, e.local.port) : formatHostPort(a.address, port)
+      const mapped = e ? (e.public ? formatHostPort(e.public.host, e.public.port) : null) : usable && a.family === 4 ? pub : null
       return {
-        name: a.name, address: a.address, family: a.family, endpoint: formatHostPort(a.address, port), public: usable && a.family === 4 ? pub : null,
+        name: a.name, address: a.address, family: a.family, endpoint, public: mapped, ownEndpoint: e !== undefined, note: e?.note ?? null,
         inUse: usable, reason: a.usable ? (usable ? null : 'the UDP socket is IPv4-only (IPv6 is off on this host)') : a.reason, activePaths: pathsByHost.get(a.address) ?? 0,
         type: m?.type ?? null, virtual: m?.virtual ?? null, operstate: m?.operstate ?? null,
       }

@@ -1,7 +1,9 @@
 // One UDX socket: broker traffic, punch probes and every UDX stream share it, so the broker sees
 // exactly the NAT mapping peers will use. Our datagrams start with 0x50; UDX's own with 0xff.
 // Extra sockets on the same UDX instance (many-port punching) can carry sessions too; what
-// arrives on them goes through the same decode path.
+// arrives on them goes through the same decode path. Interface sockets, one per interface address
+// other than the one the kernel routes by default (a second uplink), are bound to that address so
+// what they send leaves from it (with the host's source routing, out of its own interface).
 import UDX, { type UDXSocket, type UDXStream } from 'udx-native'
 import { decodeMessage, type WireMessage } from '../protocol/wire.js'
 import { ProtocolError } from '../protocol/errors.js'
@@ -22,6 +24,7 @@ export class Endpoint {
   private handler: DatagramHandler = () => {}
   private nextStreamId = 1
   private readonly extras = new Set<UDXSocket>()
+  private readonly ifaceSockets = new Map<string, UDXSocket>()
 
   constructor(private readonly deps: { logger: Logger; counters: Counters; udx?: UDX }) {
     this.udx = deps.udx ?? new UDX()
@@ -66,6 +69,44 @@ export class Endpoint {
     this.extras.add(s)
     this.deps.counters.inc('udp_extra_sockets_opened')
     return s
+  }
+
+  /** Open a socket bound to one interface address (any port). Throws if it cannot bind. */
+  openInterfaceSocket(address: string): UDXSocket {
+    const old = this.ifaceSockets.get(address)
+    if (old) return old
+    const s = this.udx.createSocket()
+    s.on('error', (err) => this.deps.logger.debug({ err, address }, 'interface socket error'))
+    s.on('message', (buf, rinfo) => this.onMessage(buf, rinfo, s))
+    try {
+      s.bind(0, address)
+    } catch (err) {
+      void s.close().catch(() => {})
+      throw err
+    }
+    this.sizeBuffers(s)
+    this.ifaceSockets.set(address, s)
+    this.deps.counters.inc('udp_interface_sockets_opened')
+    return s
+  }
+
+  /** Close the socket of an interface address that went away (UDX waits for its streams to end). */
+  closeInterfaceSocket(address: string): void {
+    const s = this.ifaceSockets.get(address)
+    if (!s) return
+    this.ifaceSockets.delete(address)
+    void s.close().catch(() => {})
+  }
+
+  /** Interface sockets by the address they are bound to. */
+  interfaceSockets(): ReadonlyMap<string, UDXSocket> {
+    return this.ifaceSockets
+  }
+
+  /** The interface address `socket` is bound to, or null for the main and many-port sockets. */
+  interfaceAddressOf(socket: UDXSocket): string | null {
+    for (const [address, s] of this.ifaceSockets) if (s === socket) return address
+    return null
   }
 
   /** Close an extra socket once no stream uses it any more (UDX defers it); the main socket stays. */
@@ -116,6 +157,7 @@ export class Endpoint {
   /** Close the socket (streams must be gone first for UDX to close it). */
   async close(): Promise<void> {
     for (const s of [...this.extras]) this.release(s)
+    for (const a of [...this.ifaceSockets.keys()]) this.closeInterfaceSocket(a)
     await this.socket.close()
   }
 

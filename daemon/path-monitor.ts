@@ -10,7 +10,7 @@ import { encodeSigned, type Introduce, type Probe, type ProbeAck } from '../prot
 import { keyToHex, type KeyPair } from '../protocol/identity.js'
 import { derivePathNonce, type SessionKeys } from '../protocol/stream-keys.js'
 import { DEFAULT_PUNCH, RELAY_RANK, rankOf, sameAddr, type Addr, type PunchConfig } from '../protocol/punch.js'
-import { DEFAULT_PATH_SELECT, describeSwitch, isAlive, pathStep, standbysOf, startPathSelect, activeOf, type PathAction, type PathEvent, type PathSelectConfig, type PathSelectState, type SwitchReason } from '../protocol/path-select.js'
+import { DEFAULT_PATH_SELECT, describeSwitch, isAlive, pathStep, standbysOf, startPathSelect, activeOf, type LocalVia, type PathAction, type PathEvent, type PathSelectConfig, type PathSelectState, type SwitchReason } from '../protocol/path-select.js'
 import { familyOf, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { Endpoint } from './endpoint.js'
@@ -29,8 +29,11 @@ const MAX_VERDICTS = 64
 // for better ones: the target was chosen already), and it gives up when the move does.
 const REPATH_PUNCH: PunchConfig = { ...DEFAULT_PUNCH, selectMs: 0, timeoutMs: SWITCH_TIMEOUT_MS }
 
-/** One standby as the API shows it. */
-export interface StandbyInfo { remote: string; rttMs: number | null; alive: boolean }
+/** One standby as the API shows it; `local` = the local address it leaves from when not the session's socket. */
+export interface StandbyInfo { remote: string; local: string | null; rttMs: number | null; alive: boolean }
+
+// The main socket as a path's local side, when the session runs on another socket.
+const MAIN_VIA = 'main'
 
 /** Dependencies of one peer's monitor. */
 export interface PathMonitorDeps {
@@ -62,6 +65,7 @@ export class PathMonitor {
   private nonces: string[] = []
   private timer: NodeJS.Timeout | null = null
   private nextRepath = 0
+  private lastSocket: UDXSocket | null = null
   /** "host:port" -> may a path to it be used (its route leaves through an allowed interface)? */
   private readonly verdicts = new Map<string, boolean>()
 
@@ -76,12 +80,15 @@ export class PathMonitor {
     const rank = session.kind === 'relay' ? RELAY_RANK : rankOf(session.remote)
     const others = known.filter((a) => !sameAddr(a, session.remote)).map((addr) => ({ addr, rank: rankOf(addr) }))
     const now = Date.now()
-    if (!this.state) this.state = startPathSelect(session.remote, rank, others, session.initiator, now, this.deps.config ?? DEFAULT_PATH_SELECT)
+    const vias = this.localVias(session)
+    if (!this.state) this.state = startPathSelect(session.remote, rank, others, session.initiator, now, this.deps.config ?? DEFAULT_PATH_SELECT, vias)
     else {
       this.state = { ...this.state, controlling: session.initiator }
-      this.feed({ type: 'switched', remote: session.remote, rank })
+      this.feed({ type: 'vias', vias })
+      this.feed({ type: 'switched', remote: session.remote, rank, relocated: this.lastSocket !== session.socket })
       for (const o of others) this.feed({ type: 'add', ...o })
     }
+    this.lastSocket = session.socket
     this.nonces = [keyToHex(derivePathNonce(keys, 'probe')), ...Array.from({ length: REPATH_NONCES }, (_, k) => keyToHex(derivePathNonce(keys, k)))]
     this.nonces.forEach((hex, i) => this.deps.routes.set(hex, this, i === 0 ? 'probe' : i - 1))
     session.on('stalled', (silentMs: number) => {
@@ -117,7 +124,7 @@ export class PathMonitor {
     const s = this.state
     if (!s) return []
     const now = Date.now()
-    return standbysOf(s, now).map((p) => ({ remote: formatHostPort(p.addr.host, p.addr.port), rttMs: p.rttMs === null ? null : Math.round(p.rttMs * 1000) / 1000, alive: isAlive(p, now, s.config) }))
+    return standbysOf(s, now).map((p) => ({ remote: formatHostPort(p.addr.host, p.addr.port), local: p.via, rttMs: p.rttMs === null ? null : Math.round(p.rttMs * 1000) / 1000, alive: isAlive(p, now, s.config) }))
   }
 
   /** The active path's RTT as the probes measure it. */
@@ -129,7 +136,11 @@ export class PathMonitor {
   onProbe(use: 'probe' | number, msg: Probe | ProbeAck, from: Addr, socket: UDXSocket): void {
     if (!this.session) return
     if (use === 'probe') {
-      if (msg.type === 'probeAck') return this.feed({ type: 'ack', from, seq: msg.seq })
+      if (msg.type === 'probeAck') {
+        const via = this.viaOf(this.session, socket)
+        if (via !== undefined) this.feed({ type: 'ack', from, seq: msg.seq, via })
+        return
+      }
       this.send('probeAck', msg.punchNonce, from, msg.seq, socket)
       // A new address of the peer (peer-reflexive) is tracked once we may use its route.
       const id = formatHostPort(from.host, from.port)
@@ -153,7 +164,29 @@ export class PathMonitor {
     const known = this.state ? [from, ...standbysOf(this.state, Date.now()).map((p) => p.addr)] : [from]
     this.deps.counters.inc('path_moves_joined')
     this.feed({ type: 'peer-moving', from })
-    this.run(session, use, known, from, (remote) => `the peer moved the session to ${formatHostPort(remote.host, remote.port)}${why}`)
+    this.run(session, use, known, from, null, (remote) => `the peer moved the session to ${formatHostPort(remote.host, remote.port)}${why}`)
+  }
+
+  // The other local sockets a path of this session can leave from: every interface socket but the
+  // session's, and the main socket when the session runs on another.
+  private localVias(session: PeerSession): LocalVia[] {
+    const out: LocalVia[] = []
+    if (session.socket !== this.deps.endpoint.socket && this.deps.endpoint.interfaceAddressOf(session.socket) !== null) out.push({ id: MAIN_VIA, family: 0 })
+    for (const [address, socket] of this.deps.endpoint.interfaceSockets()) if (socket !== session.socket) out.push({ id: address, family: address.includes(':') ? 6 : 4 })
+    return out
+  }
+
+  // A path's local side: null = the session's socket; undefined = a socket no path leaves from.
+  private viaOf(session: PeerSession, socket: UDXSocket): string | null | undefined {
+    if (socket === session.socket) return null
+    if (socket === this.deps.endpoint.socket) return MAIN_VIA
+    return this.deps.endpoint.interfaceAddressOf(socket) ?? undefined
+  }
+
+  private socketOf(session: PeerSession, via: string | null): UDXSocket | null {
+    if (via === null) return session.socket
+    if (via === MAIN_VIA) return this.deps.endpoint.socket
+    return this.deps.endpoint.interfaceSockets().get(via) ?? null
   }
 
   private feed(event: PathEvent): void {
@@ -166,18 +199,20 @@ export class PathMonitor {
   private act(a: PathAction): void {
     const session = this.session
     switch (a.type) {
-      case 'send-probe':
-        if (session && this.nonces[0]) this.send('probe', Buffer.from(this.nonces[0], 'hex'), a.to, a.seq, session.socket)
+      case 'send-probe': {
+        const socket = session && this.socketOf(session, a.via)
+        if (socket && this.nonces[0]) this.send('probe', Buffer.from(this.nonces[0], 'hex'), a.to, a.seq, socket)
         return
+      }
       case 'wake-at': {
         if (this.timer) clearTimeout(this.timer)
         if (!session) return
-        this.timer = setTimeout(() => this.feed({ type: 'tick' }), Math.max(0, a.at - Date.now()))
+        this.timer = setTimeout(() => this.wake(session), Math.max(0, a.at - Date.now()))
         this.timer.unref()
         return
       }
       case 'switch':
-        if (session) this.switchTo(session, a.to, a.reason)
+        if (session) this.switchTo(session, a.to, a.via, a.reason)
         return
       case 'repunch':
         if (session) this.deps.repunch(session, a.silentMs)
@@ -189,28 +224,38 @@ export class PathMonitor {
     }
   }
 
-  private switchTo(session: PeerSession, to: Addr, reason: SwitchReason): void {
-    const what = describeSwitch(to, reason)
+  // Interfaces come and go between probes: the machine learns the current sockets before each round.
+  private wake(session: PeerSession): void {
+    if (this.session !== session || !this.state) return
+    const vias = this.localVias(session)
+    const key = (v: LocalVia[]): string => v.map((x) => x.id).join(',')
+    if (key(vias) !== key(this.state.vias)) this.feed({ type: 'vias', vias })
+    this.feed({ type: 'tick' })
+  }
+
+  private switchTo(session: PeerSession, to: Addr, via: string | null, reason: SwitchReason): void {
+    const what = describeSwitch(to, reason, via)
     this.deps.counters.inc(reason.type === 'failover' ? 'path_failovers' : 'path_switches')
-    this.deps.logger.info({ peer: keyToHex(this.deps.peerKey).slice(0, 16), to: formatHostPort(to.host, to.port), reason: reason.type }, what)
-    this.run(session, this.nextRepath++, [to], to, () => what)
+    this.deps.logger.info({ peer: keyToHex(this.deps.peerKey).slice(0, 16), to: formatHostPort(to.host, to.port), via, reason: reason.type }, what)
+    // The move punches from the socket this path was measured on, so it lands where it was chosen.
+    this.run(session, this.nextRepath++, [to], to, via, () => what, this.socketOf(session, via) ?? undefined)
   }
 
   // Run a move (ours toward `to`, or the peer's we join); a move that has not replaced the
   // session in time, or failed, is reported to the machine (a late success is still adopted).
-  private run(session: PeerSession, k: number, candidates: Addr[], to: Addr, reason: (remote: Addr) => string): void {
+  private run(session: PeerSession, k: number, candidates: Addr[], to: Addr, via: string | null, reason: (remote: Addr) => string, from?: UDXSocket): void {
     let settled = false
     const failed = (why: string): void => {
       if (settled) return
       settled = true
       this.deps.counters.inc('path_moves_failed')
       this.deps.logger.info({ to: formatHostPort(to.host, to.port), why }, 'path move did not come up')
-      if (this.session === session) this.feed({ type: 'switch-failed', to })
+      if (this.session === session) this.feed({ type: 'switch-failed', to, via })
     }
     if (k >= REPATH_NONCES) return failed('no re-punch nonce left in this session')
     const t = setTimeout(() => failed(`no session within ${SWITCH_TIMEOUT_MS} ms`), SWITCH_TIMEOUT_MS)
     t.unref()
-    this.repath(k, candidates, session, reason).then(() => {
+    this.repath(k, candidates, session, reason, from).then(() => {
       clearTimeout(t)
       // adopt() may have kept the old session (a concurrent one won): the move is over either way.
       if (this.session === session) failed('the session was kept')
@@ -223,7 +268,7 @@ export class PathMonitor {
 
   // A punch toward `candidates` under the session's k-th re-punch nonce, roles as in the session;
   // the result replaces the session (its streams move over).
-  private async repath(k: number, candidates: Addr[], session: PeerSession, reason: (remote: Addr) => string): Promise<void> {
+  private async repath(k: number, candidates: Addr[], session: PeerSession, reason: (remote: Addr) => string, from?: UDXSocket): Promise<void> {
     const keys = this.keys
     if (!keys) throw new Error('no session')
     const intro: Introduce = {
@@ -231,7 +276,7 @@ export class PathMonitor {
       candidates: candidates.map((c) => ({ ...c, family: familyOf(c.host) })), requester: session.initiator, peerNat: 'unknown',
     }
     // Adopted even when a broker re-punch replaced the session meanwhile: the peer adopts it too.
-    const p = await this.deps.connector.start(intro, session.initiator, () => {}, null, REPATH_PUNCH)
+    const p = await this.deps.connector.start(intro, session.initiator, () => {}, null, REPATH_PUNCH, from)
     this.deps.adopt(p, reason(p.remote))
   }
 

@@ -3,8 +3,11 @@
 // that answered while it was silent takes over at once, and otherwise the driver re-punches.
 // The controlling side (the session's Noise initiator) also moves to a better path: a better
 // class (LAN, then IPv6, then public IPv4) that has stayed alive a while, or, within one class, an
-// RTT that stays clearly lower for a sustained time, so paths do not flap. Pure: fed events and
-// the time, returns actions for the driver (daemon/path-monitor.ts).
+// RTT that stays clearly lower for a sustained time, so paths do not flap. A path is an address
+// of the peer and the local socket it is reached from: the session's own (`via` null), or one of
+// the other local sockets the driver names (another uplink's), so a host with two uplinks has a
+// standby through each. Pure: fed events and the time, returns actions for the driver
+// (daemon/path-monitor.ts).
 import { RELAY_RANK, rankOf, sameAddr, type Addr } from './punch.js'
 
 /** Tunables (defaults below). */
@@ -37,9 +40,14 @@ export const DEFAULT_PATH_SELECT: PathSelectConfig = {
   rttRatio: 0.5, rttMinGainMs: 5, switchGapMs: 20_000, followMs: 750, maxPaths: 24,
 }
 
-/** What is known of one address of the peer. */
+/** Another local socket paths can leave from: an id the driver maps to a socket, and its family (0 = both). */
+export interface LocalVia { id: string; family: 0 | 4 | 6 }
+
+/** What is known of one address of the peer, reached from one local socket. */
 export interface PathStat {
   addr: Addr
+  /** The local socket: null = the session's own, else a LocalVia id. */
+  via: string | null
   /** Class, lower is better (protocol/punch.ts rankOf; RELAY_RANK for a relay). */
   rank: number
   /** Smoothed RTT of answered probes, ms. */
@@ -68,7 +76,7 @@ export type PathPhase =
   /** The active path went silent at `since`; `actAt` = when this side acts (at once when controlling). */
   | { type: 'stalled'; since: number; silentMs: number; actAt: number }
   /** A move to `to` is under way (the driver reports switched or switch-failed). */
-  | { type: 'switching'; to: Addr; reason: SwitchReason; stalledSince: number | null }
+  | { type: 'switching'; to: Addr; via: string | null; reason: SwitchReason; stalledSince: number | null }
   /** No standby: the driver re-punches through a broker (the next 'switched' or 'recovered' ends it). */
   | { type: 'repunching' }
 
@@ -78,9 +86,11 @@ export interface PathSelectState {
   /** The side that moves for better paths, and moves first on a stall. */
   controlling: boolean
   active: Addr
+  /** The other local sockets (the active path leaves from the session's own). */
+  vias: LocalVia[]
   paths: PathStat[]
   seq: number
-  inflight: { seq: number; to: Addr; sentAt: number }[]
+  inflight: { seq: number; to: Addr; via: string | null; sentAt: number }[]
   lastSwitchAt: number
   phase: PathPhase
 }
@@ -88,36 +98,39 @@ export interface PathSelectState {
 /** Inputs. */
 export type PathEvent =
   | { type: 'tick' }
-  /** A verified answer to our probe `seq`, from `from`. */
-  | { type: 'ack'; from: Addr; seq: number }
+  /** A verified answer to our probe `seq`, from `from`, on local socket `via`. */
+  | { type: 'ack'; from: Addr; seq: number; via: string | null }
   /** A verified probe of the peer's, from `from` (an address of the peer, maybe a new one). */
   | { type: 'probe'; from: Addr }
+  /** The other local sockets now (an interface came or went, or the session moved to another socket). */
+  | { type: 'vias'; vias: LocalVia[] }
   /** A known address of the peer (a candidate of a new introduction, a standby of a punch). */
   | { type: 'add'; addr: Addr; rank: number }
   /** The active path has been silent this long. */
   | { type: 'stalled'; silentMs: number }
   /** The active path carries traffic again. */
   | { type: 'recovered' }
-  /** The session now runs on `remote` (our move, the peer's, or a re-punch); `rank` its class. */
-  | { type: 'switched'; remote: Addr; rank: number }
-  /** The move to `to` did not come up. */
-  | { type: 'switch-failed'; to: Addr }
+  /** The session now runs on `remote` (our move, the peer's, or a re-punch); `rank` its class; `relocated` = on another local socket than before (what was measured from the old one no longer holds). */
+  | { type: 'switched'; remote: Addr; rank: number; relocated?: boolean }
+  /** The move to `to` (from `via`) did not come up. */
+  | { type: 'switch-failed'; to: Addr; via: string | null }
   /** The peer started a move, first heard from `from`: we join it rather than start our own. */
   | { type: 'peer-moving'; from: Addr }
 
 /** Outputs. */
 export type PathAction =
-  | { type: 'send-probe'; to: Addr; seq: number }
-  | { type: 'switch'; to: Addr; reason: SwitchReason }
+  | { type: 'send-probe'; to: Addr; via: string | null; seq: number }
+  | { type: 'switch'; to: Addr; via: string | null; reason: SwitchReason }
   | { type: 'repunch'; silentMs: number }
   | { type: 'wake-at'; at: number }
 
 const MAX_INFLIGHT = 256
 const INFLIGHT_MS = 10_000
 
-/** Start tracking a session on `active` (class `rank`) with the other known addresses. */
-export function startPathSelect(active: Addr, rank: number, others: { addr: Addr; rank: number }[], controlling: boolean, now: number, config: PathSelectConfig = DEFAULT_PATH_SELECT): PathSelectState {
-  let s: PathSelectState = { config, controlling, active, paths: [newPath(active, rank, now)], seq: 0, inflight: [], lastSwitchAt: now, phase: { type: 'steady' } }
+/** Start tracking a session on `active` (class `rank`) with the other known addresses and local sockets. */
+export function startPathSelect(active: Addr, rank: number, others: { addr: Addr; rank: number }[], controlling: boolean, now: number, config: PathSelectConfig = DEFAULT_PATH_SELECT, vias: LocalVia[] = []): PathSelectState {
+  let s: PathSelectState = { config, controlling, active, vias, paths: [], seq: 0, inflight: [], lastSwitchAt: now, phase: { type: 'steady' } }
+  s = addPath(s, active, rank, now)
   for (const o of others) s = addPath(s, o.addr, o.rank, now)
   return s
 }
@@ -130,11 +143,11 @@ export function pathStep(state: PathSelectState, event: PathEvent, now: number):
     case 'tick':
       break
     case 'ack': {
-      const sent = s.inflight.find((p) => p.seq === event.seq && sameAddr(p.to, event.from))
+      const sent = s.inflight.find((p) => p.seq === event.seq && sameAddr(p.to, event.from) && p.via === event.via)
       if (!sent) return { state: s, actions }
       const rtt = Math.max(0, now - sent.sentAt)
       s = { ...s, inflight: s.inflight.filter((p) => p !== sent) }
-      s = { ...s, paths: s.paths.map((p) => (sameAddr(p.addr, event.from) ? answered(p, rtt, now, s.config) : p)) }
+      s = { ...s, paths: s.paths.map((p) => (samePath(p, event.from, event.via) ? answered(p, rtt, now, s.config) : p)) }
       s = updateBetter(s, now)
       break
     }
@@ -144,6 +157,12 @@ export function pathStep(state: PathSelectState, event: PathEvent, now: number):
     case 'add':
       s = addPath(s, event.addr, event.rank, now)
       break
+    case 'vias': {
+      const ids = new Set(event.vias.map((v) => v.id))
+      s = { ...s, vias: event.vias, paths: s.paths.filter((p) => p.via === null || ids.has(p.via)) }
+      for (const p of s.paths.filter((x) => x.via === null)) s = addPath(s, p.addr, p.rank, now)
+      break
+    }
     case 'stalled':
       if (s.phase.type !== 'steady') break
       // Every path is probed at once: an answer in the next moments makes a standby eligible.
@@ -153,22 +172,24 @@ export function pathStep(state: PathSelectState, event: PathEvent, now: number):
       if (s.phase.type === 'stalled' || s.phase.type === 'repunching') s = { ...s, phase: { type: 'steady' } }
       break
     case 'switched': {
-      if (!s.paths.some((p) => sameAddr(p.addr, event.remote))) s = addPath(s, event.remote, event.rank, now)
-      s = { ...s, active: event.remote, lastSwitchAt: now, phase: { type: 'steady' }, paths: s.paths.map((p) => ({ ...p, betterSince: null, ...(sameAddr(p.addr, event.remote) ? { rank: event.rank } : {}) })) }
+      s = addPath(s, event.remote, event.rank, now)
+      // From another socket every path is another path: probe them all afresh.
+      const fresh = (p: PathStat): PathStat => (event.relocated ? { ...p, lastAck: null, aliveSince: null, rttMs: null, nextProbeAt: now } : p)
+      s = { ...s, active: event.remote, lastSwitchAt: now, phase: { type: 'steady' }, paths: s.paths.map((p) => ({ ...fresh(p), betterSince: null, ...(sameAddr(p.addr, event.remote) ? { rank: event.rank } : {}) })) }
       break
     }
     case 'switch-failed': {
-      if (s.phase.type !== 'switching' || !sameAddr(s.phase.to, event.to)) break
+      if (s.phase.type !== 'switching' || !sameAddr(s.phase.to, event.to) || s.phase.via !== event.via) break
       const since = s.phase.stalledSince
       // The path did not carry a session: count it as dead until it answers again.
-      s = { ...s, paths: s.paths.map((p) => (sameAddr(p.addr, event.to) ? { ...p, lastAck: null, aliveSince: null, betterSince: null } : p)) }
+      s = { ...s, paths: s.paths.map((p) => (samePath(p, event.to, event.via) ? { ...p, lastAck: null, aliveSince: null, betterSince: null } : p)) }
       s = { ...s, lastSwitchAt: now, phase: since !== null ? { type: 'stalled', since, silentMs: now - since, actAt: now } : { type: 'steady' } }
       break
     }
     case 'peer-moving': {
       if (s.phase.type === 'switching') break
       const stalledSince = s.phase.type === 'stalled' ? s.phase.since : null
-      s = { ...s, phase: { type: 'switching', to: event.from, reason: { type: 'peer', from: s.active }, stalledSince } }
+      s = { ...s, phase: { type: 'switching', to: event.from, via: null, reason: { type: 'peer', from: s.active }, stalledSince } }
       break
     }
     default: {
@@ -187,15 +208,15 @@ export function isAlive(p: PathStat, now: number, config: PathSelectConfig): boo
   return p.lastAck !== null && now - p.lastAck <= config.liveMs
 }
 
-/** The known addresses other than the active one, best first (alive, then class, then RTT). */
+/** The known paths other than the active one, best first (alive, then class, then RTT). */
 export function standbysOf(s: PathSelectState, now: number): PathStat[] {
   const alive = (p: PathStat): number => (isAlive(p, now, s.config) ? 0 : 1)
-  return s.paths.filter((p) => !sameAddr(p.addr, s.active)).sort((a, b) => alive(a) - alive(b) || a.rank - b.rank || (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity))
+  return s.paths.filter((p) => !samePath(p, s.active, null)).sort((a, b) => alive(a) - alive(b) || a.rank - b.rank || (a.rttMs ?? Infinity) - (b.rttMs ?? Infinity))
 }
 
 /** The active path's entry. */
 export function activeOf(s: PathSelectState): PathStat | undefined {
-  return s.paths.find((p) => sameAddr(p.addr, s.active))
+  return s.paths.find((p) => samePath(p, s.active, null))
 }
 
 function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSelectState {
@@ -210,8 +231,8 @@ function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSel
     if (to && now < phase.actAt) return s
     if (to) {
       const reason: SwitchReason = { type: 'failover', from: s.active, silentMs }
-      actions.push({ type: 'switch', to: to.addr, reason })
-      return { ...s, phase: { type: 'switching', to: to.addr, reason, stalledSince: phase.since } }
+      actions.push({ type: 'switch', to: to.addr, via: to.via, reason })
+      return { ...s, phase: { type: 'switching', to: to.addr, via: to.via, reason, stalledSince: phase.since } }
     }
     actions.push({ type: 'repunch', silentMs })
     return { ...s, phase: { type: 'repunching' } }
@@ -222,7 +243,7 @@ function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSel
   const cfg = s.config
   let best: { p: PathStat; reason: SwitchReason } | null = null
   for (const p of s.paths) {
-    if (sameAddr(p.addr, s.active) || p.rank >= RELAY_RANK || !isAlive(p, now, cfg)) continue
+    if (p === active || p.rank >= RELAY_RANK || !isAlive(p, now, cfg)) continue
     let reason: SwitchReason | null = null
     if (p.rank < active.rank && p.aliveSince !== null && now - p.aliveSince >= cfg.upgradeHoldMs) {
       reason = { type: 'better-class', from: s.active, fromRank: active.rank, toRank: p.rank, rttMs: p.rttMs, fromRttMs: active.rttMs }
@@ -232,8 +253,8 @@ function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSel
     if (reason && (!best || p.rank < best.p.rank || (p.rank === best.p.rank && (p.rttMs ?? Infinity) < (best.p.rttMs ?? Infinity)))) best = { p, reason }
   }
   if (!best) return s
-  actions.push({ type: 'switch', to: best.p.addr, reason: best.reason })
-  return { ...s, phase: { type: 'switching', to: best.p.addr, reason: best.reason, stalledSince: null } }
+  actions.push({ type: 'switch', to: best.p.addr, via: best.p.via, reason: best.reason })
+  return { ...s, phase: { type: 'switching', to: best.p.addr, via: best.p.via, reason: best.reason, stalledSince: null } }
 }
 
 // Send the probes that are due; a stalled side probes every path at once.
@@ -243,8 +264,8 @@ function probeDue(s: PathSelectState, now: number, actions: PathAction[]): PathS
   const paths = s.paths.map((p) => {
     if (p.nextProbeAt > now) return p
     seq = (seq + 1) >>> 0
-    sent.push({ seq, to: p.addr, sentAt: now })
-    actions.push({ type: 'send-probe', to: p.addr, seq })
+    sent.push({ seq, to: p.addr, via: p.via, sentAt: now })
+    actions.push({ type: 'send-probe', to: p.addr, via: p.via, seq })
     const quiet = !isAlive(p, now, s.config) && now - p.addedAt > s.config.liveMs
     return { ...p, nextProbeAt: now + (quiet ? s.config.deadProbeMs : s.config.probeMs) }
   })
@@ -285,18 +306,30 @@ function updateBetter(s: PathSelectState, now: number): PathSelectState {
   }
 }
 
-function newPath(addr: Addr, rank: number, now: number): PathStat {
-  return { addr, rank, rttMs: null, lastAck: null, aliveSince: null, betterSince: null, addedAt: now, nextProbeAt: now }
+function newPath(addr: Addr, via: string | null, rank: number, now: number): PathStat {
+  return { addr, via, rank, rttMs: null, lastAck: null, aliveSince: null, betterSince: null, addedAt: now, nextProbeAt: now }
 }
 
+function samePath(p: PathStat, addr: Addr, via: string | null): boolean {
+  return p.via === via && sameAddr(p.addr, addr)
+}
+
+// An address of the peer: a path from the session's socket, and one from each other local socket
+// of its family (relays only from the session's: a relay allocation is bound to one socket).
 function addPath(s: PathSelectState, addr: Addr, rank: number, now: number): PathSelectState {
-  if (s.paths.some((p) => sameAddr(p.addr, addr)) || s.paths.length >= s.config.maxPaths) return s
-  return { ...s, paths: [...s.paths, newPath(addr, rank, now)] }
+  const family = addr.host.includes(':') && !addr.host.startsWith('::ffff:') ? 6 : 4
+  const vias = [null, ...(rank >= RELAY_RANK ? [] : s.vias.filter((v) => v.family === 0 || v.family === family).map((v) => v.id))]
+  let paths = s.paths
+  for (const via of vias) {
+    if (paths.length >= s.config.maxPaths) break
+    if (!paths.some((p) => samePath(p, addr, via))) paths = [...paths, newPath(addr, via, rank, now)]
+  }
+  return paths === s.paths ? s : { ...s, paths }
 }
 
 /** One line for events and logs: "standby 10.0.0.2:4000 took over: active silent for 1.5 s". */
-export function describeSwitch(to: Addr, reason: SwitchReason): string {
-  const at = fmt(to)
+export function describeSwitch(to: Addr, reason: SwitchReason, via: string | null = null): string {
+  const at = via === null ? fmt(to) : `${fmt(to)} (from ${via})`
   switch (reason.type) {
     case 'failover':
       return `standby ${at} took over: active ${fmt(reason.from)} silent for ${(reason.silentMs / 1000).toFixed(1)} s`

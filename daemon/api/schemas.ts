@@ -24,7 +24,7 @@ export const PathInfo = Type.Object({
   remote: Type.String({ description: 'remote endpoint, ip:port' }),
   rttMs: Nullable(Type.Number({ description: 'smoothed round-trip time in ms' })),
   standbys: Type.Optional(Type.Array(Type.String(), { description: 'other addresses of the peer, kept for failover (alive ones first)' })),
-  standbyPaths: Type.Optional(Type.Array(Type.Object({ remote: Type.String(), rttMs: Nullable(Type.Number()), alive: Type.Boolean() }), { description: 'standbys with what their probes measured' })),
+  standbyPaths: Type.Optional(Type.Array(Type.Object({ remote: Type.String(), local: Nullable(Type.String({ description: 'the local address the path leaves from ("main" = the main socket) when not the session\'s socket: another uplink' })), rttMs: Nullable(Type.Number()), alive: Type.Boolean() }), { description: 'standbys with what their probes measured' })),
   reason: Type.Optional(Type.String({ description: 'why the path is relayed (kind relay), e.g. "both sides endpoint-dependent"' })),
 })
 
@@ -88,6 +88,8 @@ export const InterfaceInfo = Type.Object({
   family: Type.Union([Type.Literal(4), Type.Literal(6)]),
   endpoint: Type.String(),
   public: Nullable(Type.String()),
+  ownEndpoint: Type.Boolean(),
+  note: Nullable(Type.String()),
   inUse: Type.Boolean(),
   reason: Nullable(Type.String()),
   activePaths: Type.Integer({ minimum: 0 }),

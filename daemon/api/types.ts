@@ -36,7 +36,7 @@ export interface PathInfo {
   /** Other addresses of the peer, kept for failover (probed now and then; alive ones first). */
   standbys?: string[]
   /** The same with what the standby probes measured: RTT and whether it answered lately. */
-  standbyPaths?: { remote: string; rttMs: number | null; alive: boolean }[]
+  standbyPaths?: { remote: string; local: string | null; rttMs: number | null; alive: boolean }[]
   /** Why the path is relayed (kind relay): "both sides endpoint-dependent", "no direct path answered within 3 s". */
   reason?: string
 }
@@ -108,6 +108,10 @@ export interface InterfaceInfo {
   endpoint: string
   /** Public mapping as the brokers reported it, if any. */
   public: string | null
+  /** True when this address has a socket of its own (off the default route: a second uplink); false when the main socket serves it. */
+  ownEndpoint: boolean
+  /** Why an own endpoint has no public mapping (no broker answered through it, …), else null. */
+  note: string | null
   /** Announced to brokers and punched from. */
   inUse: boolean
   /** Why not in use (loopback, link-local, denied by a rule, ...), else null. */

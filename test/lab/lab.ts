@@ -202,6 +202,12 @@ export class Lab {
     await this.veth(host.ns, ifname, router.ns, `u${this.nextNs++}`, 'lanbr')
     await nsExec(host.ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', ifname])
     await nsExec(host.ns, ['ip', 'route', 'add', 'default', 'via', `${router.lan}.1`, 'metric', String(metric)])
+    // Source routing, as a multi-WAN host has it: what is sent from this uplink's address leaves
+    // by this uplink (Linux routes by destination alone otherwise: out of the first uplink).
+    const table = String(100 + this.nextNs)
+    await nsExec(host.ns, ['ip', 'route', 'add', `${router.lan}.0/24`, 'dev', ifname, 'src', ip, 'table', table])
+    await nsExec(host.ns, ['ip', 'route', 'add', 'default', 'via', `${router.lan}.1`, 'dev', ifname, 'table', table])
+    await nsExec(host.ns, ['ip', 'rule', 'add', 'from', ip, 'table', table, 'priority', '100'])
     return ip
   }
 

@@ -1,5 +1,7 @@
-// A host with two uplinks (two LANs, two NATs): when the active one dies mid-transfer, the path
-// moves to the other and the broker registration follows; an upload completes, sha256-checked.
+// A host with two uplinks (two LANs, two NATs, source routing as a multi-WAN host has it): both
+// are punched (the second has an endpoint of its own, registered through its own NAT, and each
+// side keeps a live standby path through it); when the active uplink dies mid-transfer, the
+// session fails over to that standby without a broker, and the transfer completes sha256-equal.
 import { describe, expect, it } from 'vitest'
 import { forwardedPair, labPerTest } from './nodes.js'
 import { labSkipReason } from './netns.js'
@@ -21,12 +23,12 @@ describe.skipIf(reason !== null)('a host with two uplinks', () => {
     { mode: 'download', tcp: false },
     { mode: 'download', tcp: true },
   ] as const
-  for (const { mode, tcp } of cases) it(`${tcp ? 'over a TCP path' : 'UDP only'}: killing the active uplink mid-${mode} moves the path to the other; 64 MiB completes sha256-equal`, async () => {
+  for (const { mode, tcp } of cases) it(`${tcp ? 'over a TCP path' : 'UDP only'}: both uplinks are punched; killing the active one mid-${mode} fails over to the other; 64 MiB completes sha256-equal`, async () => {
     const { lab, nodes } = await freshLab()
     const r1 = await lab.router('cone', { rateMbit: 200 })
     const r2 = await lab.router('cone', { rateMbit: 200 })
     const a = await lab.host('a', r1)
-    await lab.uplink(a, r2)
+    const a2 = await lab.uplink(a, r2)
     const b = await lab.host('b', await lab.router('cone', { rateMbit: 200 }))
     const { alice, bob } = await forwardedPair(lab, nodes, a, b, tcp ? {} : { extra: ['--no-tcp'] })
     const status = async (): Promise<{ nat: { publicAddresses: string[] }; peers: { name: string; path: { local: string; remote: string; proto: string } | null }[] }> =>
@@ -36,7 +38,19 @@ describe.skipIf(reason !== null)('a host with two uplinks', () => {
       return f.bytesIn + f.bytesOut
     }
     if (tcp) await waitFor(async () => (await status()).peers.find((p) => p.name === 'bob')?.path?.proto === 'tcp', { timeoutMs: 15_000, intervalMs: 100, what: 'the TCP path' })
-    // Both uplinks are announced; the path starts on the first (lower-metric) one.
+    // Both uplinks are punched: the second has an endpoint of its own, registered through its
+    // NAT, and bob keeps the path to it as a live standby. The path starts on the first
+    // (lower-metric) one.
+    type Iface = { name: string; address: string; endpoint: string; public: string | null; ownEndpoint: boolean; note: string | null }
+    const ifaces = async (): Promise<Iface[]> => JSON.parse((await nodes.ctl(alice, ['interfaces', '--json'])).stdout)
+    await waitFor(async () => (await ifaces()).some((i) => i.address === a2 && i.ownEndpoint && i.public?.startsWith(`${r2.wan}:`)), { timeoutMs: 15_000, intervalMs: 100, what: `alice's second uplink registered through ${r2.wan}` })
+    const second = (await ifaces()).find((i) => i.address === a2)!
+    expect((await ifaces()).find((i) => i.address === a.ip)).toMatchObject({ ownEndpoint: false, public: expect.stringMatching(new RegExp(`^${r1.wan.replace(/\./g, '\\.')}:`)) })
+    type Standby = { remote: string; alive: boolean }
+    const bobSees = async (): Promise<Standby[]> => ((JSON.parse((await nodes.ctl(bob, ['peers', '--json'])).stdout) as { name: string; path: { standbyPaths?: Standby[] } | null }[]).find((p) => p.name === 'alice')?.path?.standbyPaths ?? [])
+    await waitFor(async () => (await bobSees()).some((x) => x.remote === second.public && x.alive), { timeoutMs: 15_000, intervalMs: 100, what: `bob's standby path to alice's second uplink (${second.public})` })
+    const aliceSees = async (): Promise<(Standby & { local: string | null })[]> => ((await status()).peers as unknown as { name: string; path: { standbyPaths?: (Standby & { local: string | null })[] } | null }[]).find((p) => p.name === 'bob')?.path?.standbyPaths ?? []
+    await waitFor(async () => (await aliceSees()).some((x) => x.local === a2 && x.alive), { timeoutMs: 15_000, intervalMs: 100, what: `alice's standby path to bob from her second uplink (${a2})` })
     const before = await status()
     expect(before.nat.publicAddresses.map((x) => x.split(':')[0])).toEqual([r1.wan])
     expect(before.peers.find((p) => p.name === 'bob')?.path?.local).toMatch(new RegExp(`^${a.ip.replace(/\./g, '\\.')}:`))
@@ -46,9 +60,12 @@ describe.skipIf(reason !== null)('a host with two uplinks', () => {
     const done = await running
     expect(done, `${JSON.stringify(done)}\nalice: ${alice.err().slice(-4000)}\nbob: ${bob.err().slice(-4000)}`).toMatchObject({ ok: true, bytes: 64 * MiB })
     console.log(`${tcp ? 'TCP path' : 'UDP only'}: uplink killed mid-${mode}: longest stall ${done.maxGapMs?.toFixed(0)} ms, transfer ${done.ms.toFixed(0)} ms`)
+    // Alice moved onto her standby through the second uplink; no broker re-punch was needed.
+    expect(await nodes.counter(alice, 'path_failovers')).toBeGreaterThan(0)
+    for (const d of [alice, bob]) expect(await nodes.counter(d, 'paths_healed')).toBe(0)
     // The path and the broker registration now go out through the second NAT.
     const after = await status()
-    expect(after.peers.find((p) => p.name === 'bob')?.path?.local).not.toMatch(new RegExp(`^${a.ip.replace(/\./g, '\\.')}:`))
+    expect(after.peers.find((p) => p.name === 'bob')?.path?.local).toMatch(new RegExp(`^${a2.replace(/\./g, '\\.')}:`))
     await waitFor(async () => (await status()).nat.publicAddresses.some((x) => x.startsWith(`${r2.wan}:`)), { timeoutMs: 10_000, what: 'the broker to see the second uplink' })
   }, 120_000)
 })

@@ -22,7 +22,7 @@ export class FakeDaemonApi implements DaemonApi {
   }]
   forwardList: ForwardInfo[] = [{ id: 'f1', proto: 'tcp', bind: '127.0.0.1:8080', peer: 'bob', to: 'localhost:8080', connections: 2, bytesIn: 10, bytesOut: 20 }]
   exposeList: ExposeInfo[] = [{ id: 'e1', proto: 'tcp', target: 'localhost:22', peer: 'bob' }]
-  ifaceList: InterfaceInfo[] = [{ name: 'eth0', address: '192.168.1.2', family: 4, endpoint: '192.168.1.2:4000', public: '203.0.113.2:4000', inUse: true, reason: null, activePaths: 1, type: 'wired', virtual: false, operstate: 'up' }]
+  ifaceList: InterfaceInfo[] = [{ name: 'eth0', address: '192.168.1.2', family: 4, endpoint: '192.168.1.2:4000', public: '203.0.113.2:4000', ownEndpoint: false, note: null, inUse: true, reason: null, activePaths: 1, type: 'wired', virtual: false, operstate: 'up' }]
 
   private record(method: string, ...args: unknown[]): void {
     this.calls.push({ method, args })

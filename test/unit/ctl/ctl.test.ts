@@ -132,7 +132,7 @@ describe('write verbs', () => {
   })
 
   it('ping and peers show the active path and how many standbys answer', async () => {
-    api.peerList[0]!.path = { ...api.peerList[0]!.path!, standbys: ['10.0.0.9:4000', '198.51.100.9:4001'], standbyPaths: [{ remote: '10.0.0.9:4000', rttMs: 0.3, alive: true }, { remote: '198.51.100.9:4001', rttMs: null, alive: false }] }
+    api.peerList[0]!.path = { ...api.peerList[0]!.path!, standbys: ['10.0.0.9:4000', '198.51.100.9:4001'], standbyPaths: [{ remote: '10.0.0.9:4000', local: null, rttMs: 0.3, alive: true }, { remote: '198.51.100.9:4001', local: '10.1.0.2', rttMs: null, alive: false }] }
     const r = await ctl('ping', 'bob')
     expect(r.code).toBe(0)
     expect(r.stdout).toBe('bob: rtt 2.25 ms via direct udp 192.168.1.2:4000 -> 203.0.113.7:5000 (+2 standby, 1 alive)\n')

@@ -8,12 +8,12 @@ const lan = { host: '10.0.0.2', port: 4000 }
 const pub = { host: '203.0.113.20', port: 4000 }
 const pub2 = { host: '198.51.100.9', port: 4001 }
 const relay = { host: '203.0.113.1', port: 40123 }
-const key = (a: Addr): string => `${a.host}:${a.port}`
+const key = (a: Addr, via: string | null = null): string => `${a.host}:${a.port}${via === null ? '' : `@${via}`}`
 
 /** A peer that answers probes to each address after its RTT (null = silent); rtts may change mid-run. */
 class Sim {
   actions: { at: number; action: PathAction }[] = []
-  private acks: { at: number; from: Addr; seq: number }[] = []
+  private acks: { at: number; from: Addr; seq: number; via: string | null }[] = []
   private wake = 0
   constructor(public state: PathSelectState, public rtt: Map<string, number | null>, public now = 0) {
     this.feed({ type: 'tick' })
@@ -27,8 +27,8 @@ class Sim {
       this.actions.push({ at: this.now, action: a })
       if (a.type === 'wake-at') this.wake = a.at
       if (a.type === 'send-probe') {
-        const ms = this.rtt.get(key(a.to))
-        if (ms !== null && ms !== undefined) this.acks.push({ at: this.now + ms, from: a.to, seq: a.seq })
+        const ms = this.rtt.get(key(a.to, a.via))
+        if (ms !== null && ms !== undefined) this.acks.push({ at: this.now + ms, from: a.to, seq: a.seq, via: a.via })
       }
     }
     return r.actions
@@ -44,7 +44,7 @@ class Sim {
       this.now = Math.max(this.now, next)
       if (nextAck <= this.wake) {
         const a = this.acks.shift()!
-        this.feed({ type: 'ack', from: a.from, seq: a.seq })
+        this.feed({ type: 'ack', from: a.from, seq: a.seq, via: a.via })
       } else this.feed({ type: 'tick' })
     }
     this.now = until
@@ -75,14 +75,14 @@ describe('path selection', () => {
     const s0 = startPathSelect(pub, 2, others(lan), true, 0)
     const r0 = pathStep(s0, { type: 'tick' }, 0)
     const seq = r0.actions.find((a): a is Extract<PathAction, { type: 'send-probe' }> => a.type === 'send-probe' && key(a.to) === key(lan))!.seq
-    const wrongFrom = pathStep(r0.state, { type: 'ack', from: pub2, seq }, 5)
+    const wrongFrom = pathStep(r0.state, { type: 'ack', from: pub2, seq, via: null }, 5)
     expect(wrongFrom.state.paths.every((p) => p.lastAck === null)).toBe(true)
-    const unknown = pathStep(r0.state, { type: 'ack', from: lan, seq: 999 }, 5)
+    const unknown = pathStep(r0.state, { type: 'ack', from: lan, seq: 999, via: null }, 5)
     expect(unknown.state.paths.every((p) => p.lastAck === null)).toBe(true)
-    const right = pathStep(r0.state, { type: 'ack', from: lan, seq }, 5)
+    const right = pathStep(r0.state, { type: 'ack', from: lan, seq, via: null }, 5)
     expect(right.state.paths.find((p) => key(p.addr) === key(lan))!.rttMs).toBe(5)
     // A second copy of the same answer counts once.
-    const again = pathStep(right.state, { type: 'ack', from: lan, seq }, 9)
+    const again = pathStep(right.state, { type: 'ack', from: lan, seq, via: null }, 9)
     expect(again.state.paths.find((p) => key(p.addr) === key(lan))!.lastAck).toBe(5)
   })
 
@@ -165,10 +165,10 @@ describe('path selection', () => {
     sim.feed({ type: 'stalled', silentMs: 1_500 })
     expect(sim.of('switch').map((x) => x.action.to)).toEqual([pub])
     sim.now = 13_000
-    sim.feed({ type: 'switch-failed', to: pub })
+    sim.feed({ type: 'switch-failed', to: pub, via: null })
     expect(sim.of('switch').map((x) => x.action.to)).toEqual([pub, pub2])
     sim.now = 14_000
-    sim.feed({ type: 'switch-failed', to: pub2 })
+    sim.feed({ type: 'switch-failed', to: pub2, via: null })
     expect(sim.of('repunch')).toHaveLength(1)
   })
 
@@ -240,5 +240,46 @@ describe('path selection', () => {
     expect(s.paths).toHaveLength(3)
     s = pathStep(s, { type: 'probe', from: pub }, 20).state
     expect(s.paths).toHaveLength(3)
+  })
+
+  describe('a second uplink (another local socket)', () => {
+    const u2 = { id: '10.9.0.2', family: 4 as const }
+
+    it('tracks every address from both sockets; when the active path dies, the same address through the other uplink takes over', () => {
+      const sim = new Sim(startPathSelect(pub, 2, others(pub2), true, 0, DEFAULT_PATH_SELECT, [u2]), new Map([[key(pub), 10], [key(pub, u2.id), 12], [key(pub2), null], [key(pub2, u2.id), null]]))
+      expect(sim.state.paths.map((p) => key(p.addr, p.via)).sort()).toEqual([key(pub2), key(pub2, u2.id), key(pub), key(pub, u2.id)].sort())
+      sim.runUntil(10_000)
+      expect(standbysOf(sim.state, sim.now).filter((p) => p.lastAck !== null).map((p) => key(p.addr, p.via))).toEqual([key(pub, u2.id)])
+      // The first uplink goes: the active path and everything from the session's socket fall silent.
+      sim.rtt.set(key(pub), null)
+      sim.runUntil(11_500)
+      sim.feed({ type: 'stalled', silentMs: 1_500 })
+      sim.runUntil(11_600)
+      const sw = sim.of('switch')
+      expect(sw.map((x) => [key(x.action.to), x.action.via])).toEqual([[key(pub), u2.id]])
+      expect(describeSwitch(sw[0]!.action.to, sw[0]!.action.reason, sw[0]!.action.via)).toBe('standby 203.0.113.20:4000 (from 10.9.0.2) took over: active 203.0.113.20:4000 silent for 1.5 s')
+      // A failed move counts against that path only.
+      sim.feed({ type: 'switch-failed', to: pub, via: null })
+      expect(sim.state.phase.type).toBe('switching')
+      sim.feed({ type: 'switch-failed', to: pub, via: u2.id })
+      expect(sim.state.paths.find((p) => p.via === u2.id && p.addr === pub)?.lastAck).toBeNull()
+    })
+
+    it('drops the paths of a socket that went away, adds them for one that came, and forgets what was measured after moving sockets', () => {
+      let s = startPathSelect(pub, 2, others(pub2), true, 0)
+      expect(s.paths).toHaveLength(2)
+      const added = pathStep(s, { type: 'vias', vias: [u2, { id: 'fd00::2', family: 6 }] }, 1)
+      s = added.state
+      // An IPv6 socket gets no path to an IPv4 address; the new paths are probed at once, from their socket.
+      expect(s.paths.map((p) => key(p.addr, p.via)).sort()).toEqual([key(pub2), key(pub2, u2.id), key(pub), key(pub, u2.id)].sort())
+      const seq = added.actions.find((a): a is Extract<PathAction, { type: 'send-probe' }> => a.type === 'send-probe' && a.via === u2.id && key(a.to) === key(pub2))!.seq
+      // An answer on the wrong socket is not this probe's.
+      const probed = s
+      expect(pathStep(probed, { type: 'ack', from: pub2, seq, via: null }, 3).state.paths.every((p) => p.lastAck === null)).toBe(true)
+      const acked = pathStep(probed, { type: 'ack', from: pub2, seq, via: u2.id }, 3).state
+      expect(acked.paths.filter((p) => p.lastAck !== null).map((p) => key(p.addr, p.via))).toEqual([key(pub2, u2.id)])
+      expect(pathStep(acked, { type: 'switched', remote: pub2, rank: 2, relocated: true }, 4).state.paths.every((p) => p.lastAck === null)).toBe(true)
+      expect(pathStep(acked, { type: 'vias', vias: [] }, 4).state.paths.every((p) => p.via === null)).toBe(true)
+    })
   })
 })
