@@ -92,13 +92,13 @@ export class Connector {
     },
   ) {}
 
-  /** Punch toward the peer of `intro`; initiator = we asked for the introduction; `relay` = may ask for a relay. */
   /** Whether an attempt for this introduction is running or lingering (a copy of its INTRODUCE is a duplicate). */
   has(punchNonce: Uint8Array): boolean {
     const nonceHex = keyToHex(punchNonce)
     return this.attempts.has(nonceHex) || this.starting.has(nonceHex)
   }
 
+  /** Punch toward the peer of `intro`; initiator = we asked for the introduction; `relay` = may ask for a relay; `only` = probe from this socket alone. */
   async start(intro: Introduce, initiator: boolean, progress: (stage: PunchStage, detail: string) => void, relay: RelayOption | null = null, punch: PunchConfig = this.deps.punch, only: UDXSocket | null = null): Promise<Punched> {
     const nonceHex = keyToHex(intro.punchNonce)
     if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')

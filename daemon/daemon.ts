@@ -6,7 +6,7 @@ import { DEFAULT_PUNCH, type Addr } from '../protocol/punch.js'
 import type { NatMapping, RelayAllocated } from '../protocol/wire.js'
 import { classifyNat, type NatClassification } from '../protocol/nat-classify.js'
 import { Netcheck } from './netcheck.js'
-import { formatHostPort, normalizeHost, parseHostPort } from '../common/lifecycle.js'
+import { formatHostPort, normalizeHost } from '../common/lifecycle.js'
 import { AppError } from '../common/errors.js'
 import type { Logger } from '../common/logger.js'
 import type { AddExposeRequest, AddForwardRequest, DaemonApi, DaemonEvent, ExposeInfo, ForwardInfo, InterfaceInfo, NetcheckInfo, PeerInfo, PeerPipe, StatusInfo } from './api/types.js'
@@ -21,6 +21,7 @@ import { Forwards } from './forwards.js'
 import { InterfaceFilter } from './interface-filter.js'
 import { LocalInterfaces } from './interfaces.js'
 import { InterfaceEndpoints } from './interface-endpoints.js'
+import { interfaceList } from './interface-list.js'
 import { routeSource } from './route-source.js'
 import type { DaemonMetrics } from './metrics.js'
 import { PeerManager } from './peers.js'
@@ -258,28 +259,9 @@ export class Daemon implements DaemonApi {
 
   // Every non-internal address; metadata is whatever was last loaded (status stays synchronous).
   private interfaceList(): InterfaceInfo[] {
-    const port = this.endpoint.address().port
-    const pub = this.brokers.map((b) => b.info().publicAddress).find((a) => a !== null) ?? null
-    const meta = this.localIfaces.cachedMetadata()
-    const pathsByHost = new Map<string, number>()
-    for (const p of this.peers()) {
-      const host = p.path?.local ? parseHostPort(p.path.local, 'path').host : null
-      if (host) pathsByHost.set(host, (pathsByHost.get(host) ?? 0) + 1)
-    }
-    const own = new Map(this.ifaceEndpoints.list().map((e) => [e.address, e]))
-    return this.localIfaces.addresses().map((a) => {
-      const m = meta.get(a.name)
-      // IPv6 needs the dual-stack socket (a host with IPv6 disabled gets a 0.0.0.0 one).
-      const usable = a.usable && (a.family === 4 || this.endpoint.dualStack)
-      // An address off the default route has an endpoint of its own, with its own mapping.
-      const e = usable ? own.get(a.address) : undefined
-      const endpoint = e ? formatHostPort(e.local.host, e.local.port) : formatHostPort(a.address, port)
-      const mapped = e ? (e.public ? formatHostPort(e.public.host, e.public.port) : null) : usable && a.family === 4 ? pub : null
-      return {
-        name: a.name, address: a.address, family: a.family, endpoint, public: mapped, ownEndpoint: e !== undefined, note: e?.note ?? null,
-        inUse: usable, reason: a.usable ? (usable ? null : 'the UDP socket is IPv4-only (IPv6 is off on this host)') : a.reason, activePaths: pathsByHost.get(a.address) ?? 0,
-        type: m?.type ?? null, virtual: m?.virtual ?? null, operstate: m?.operstate ?? null,
-      }
+    return interfaceList({
+      addresses: this.localIfaces.addresses(), meta: this.localIfaces.cachedMetadata(), own: this.ifaceEndpoints.list(), peers: this.peers(),
+      mainPort: this.endpoint.address().port, dualStack: this.endpoint.dualStack, mainPublic: this.brokers.map((b) => b.info().publicAddress).find((a) => a !== null) ?? null,
     })
   }
 
