@@ -33,7 +33,7 @@ export interface InterfaceEndpointInfo {
   note: string | null
 }
 
-interface Registration { reqId: number | null; tries: number; nextAt: number; observed: Addr | null; answeredAt: number | null; refused: string | null }
+interface Registration { reqId: number | null; sentAt: number; tries: number; nextAt: number; observed: Addr | null; answeredAt: number | null; refused: string | null }
 interface Entry { local: LocalAddress; socket: UDXSocket; regs: Map<string, Registration>; openedAt: number }
 
 const TICK_MS = 1_000
@@ -115,9 +115,10 @@ export class InterfaceEndpoints {
     this.tick()
   }
 
-  /** Register every endpoint again now (a stall: a mapping may have changed). */
+  /** Register every endpoint again now (a stall: a mapping may have changed); one request in flight at a time. */
   refreshNow(): void {
-    for (const e of this.entries.values()) for (const r of e.regs.values()) r.nextAt = 0
+    const now = this.now()
+    for (const e of this.entries.values()) for (const r of e.regs.values()) if (r.reqId === null || now - r.sentAt >= TICK_MS) r.nextAt = 0
     this.tick()
   }
 
@@ -177,7 +178,7 @@ export class InterfaceEndpoints {
         if (!to || !b.registered || (to.host.includes(':') ? 6 : 4) !== e.local.family) continue
         const id = formatHostPort(to.host, to.port)
         let reg = e.regs.get(id)
-        if (!reg) e.regs.set(id, (reg = { reqId: null, tries: 0, nextAt: 0, observed: null, answeredAt: null, refused: null }))
+        if (!reg) e.regs.set(id, (reg = { reqId: null, sentAt: 0, tries: 0, nextAt: 0, observed: null, answeredAt: null, refused: null }))
         if (now < reg.nextAt) continue
         this.send(e, reg, to, now)
       }
@@ -188,6 +189,7 @@ export class InterfaceEndpoints {
   private send(e: Entry, reg: Registration, to: Addr, now: number): void {
     this.reqId = this.reqId >= 0xfffffff0 ? 1 : this.reqId + 1
     reg.reqId = this.reqId
+    reg.sentAt = now
     reg.tries++
     reg.nextAt = now + Math.min(TICK_MS * 2 ** Math.min(reg.tries - 1, 16), this.deps.refreshMs)
     const datagram = encodeSigned(
