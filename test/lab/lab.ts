@@ -196,12 +196,14 @@ export class Lab {
   }
 
   /** A second uplink for a running host: interface `ifname` on `router`'s LAN with a default
-   * route of higher metric (used when the first uplink is gone). Returns its address. */
-  async uplink(host: Host, router: Router, ifname = 'eth1', metric = 200): Promise<string> {
+   * route of higher metric (used when the first uplink is gone), and source routing for its
+   * address unless `sourceRouting` is false. Returns its address. */
+  async uplink(host: Host, router: Router, ifname = 'eth1', metric = 200, sourceRouting = true): Promise<string> {
     const ip = `${router.lan}.${router.nextHost++}`
     await this.veth(host.ns, ifname, router.ns, `u${this.nextNs++}`, 'lanbr')
     await nsExec(host.ns, ['ip', 'addr', 'add', `${ip}/24`, 'dev', ifname])
     await nsExec(host.ns, ['ip', 'route', 'add', 'default', 'via', `${router.lan}.1`, 'metric', String(metric)])
+    if (!sourceRouting) return ip
     // Source routing, as a multi-WAN host has it: what is sent from this uplink's address leaves
     // by this uplink (Linux routes by destination alone otherwise: out of the first uplink).
     const table = String(100 + this.nextNs)
