@@ -296,5 +296,5 @@ export function pathStandbys(s: PeerSession, paths: PathMonitor | null): { rttMs
   const rttMs = rtt === null ? null : Math.round(rtt * 1000) / 1000
   if (!paths) return { rttMs, standbys: s.standbys.map((x) => formatHostPort(x.host, x.port)) }
   const list = paths.standbys()
-  return { rttMs, standbys: list.map((x) => x.remote), standbyPaths: list }
+  return { rttMs, standbys: list.map((x) => (x.local === null ? x.remote : `${x.remote} from ${x.local}`)), standbyPaths: list }
 }

@@ -23,7 +23,7 @@ export const PathInfo = Type.Object({
   local: Type.String({ description: 'local endpoint, ip:port' }),
   remote: Type.String({ description: 'remote endpoint, ip:port' }),
   rttMs: Nullable(Type.Number({ description: 'smoothed round-trip time in ms' })),
-  standbys: Type.Optional(Type.Array(Type.String(), { description: 'other addresses of the peer, kept for failover (alive ones first)' })),
+  standbys: Type.Optional(Type.Array(Type.String(), { description: 'other paths to the peer, kept for failover (alive ones first): "ip:port", or "ip:port from LOCAL" when it leaves from another local socket (a second uplink)' })),
   standbyPaths: Type.Optional(Type.Array(Type.Object({ remote: Type.String(), local: Nullable(Type.String({ description: 'the local address the path leaves from ("main" = the main socket) when not the session\'s socket: another uplink' })), rttMs: Nullable(Type.Number()), alive: Type.Boolean() }), { description: 'standbys with what their probes measured' })),
   reason: Type.Optional(Type.String({ description: 'why the path is relayed (kind relay), e.g. "both sides endpoint-dependent"' })),
 })

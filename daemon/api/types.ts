@@ -33,7 +33,7 @@ export interface PathInfo {
   remote: string
   /** Smoothed round-trip time, ms; null before the first measurement. */
   rttMs: number | null
-  /** Other addresses of the peer, kept for failover (probed now and then; alive ones first). */
+  /** Other paths to the peer, kept for failover (probed now and then; alive ones first): "ip:port", or "ip:port from LOCAL" from another local socket. */
   standbys?: string[]
   /** The same with what the standby probes measured: RTT and whether it answered lately. */
   standbyPaths?: { remote: string; local: string | null; rttMs: number | null; alive: boolean }[]
