@@ -92,7 +92,7 @@ export class Daemon implements DaemonApi {
       endpoint: this.endpoint, keyPair: deps.keyPair, brokers: () => this.brokers, usable: () => [...this.localIfaces.usable(4), ...this.localIfaces.usable(6)],
       routeSource, refreshMs: opts.keepaliveMs, logger: log.child({ component: 'interfaces' }), counters: this.counters,
     })
-    this.netchecker = new Netcheck({ brokers: () => this.brokers, endpoint: this.endpoint, keyPair: deps.keyPair, classify: () => this.natClassification(), addresses: () => this.localIfaces.addresses() })
+    this.netchecker = new Netcheck({ brokers: () => this.brokers, endpoint: this.endpoint, keyPair: deps.keyPair, classify: () => this.natClassification(), addresses: () => this.localIfaces.addresses(), endpointNat: (a) => this.ifaceEndpoints.classification(a) })
     this.relayClient = new RelayClient({ endpoint: this.endpoint, keyPair: deps.keyPair, logger: log.child({ component: 'relay' }), counters: this.counters })
     this.connector = new Connector({
       endpoint: this.endpoint, keyPair: deps.keyPair, punch: DEFAULT_PUNCH, logger: log.child({ component: 'punch' }), counters: this.counters,

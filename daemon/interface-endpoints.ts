@@ -11,6 +11,7 @@ import type { UDXSocket } from 'udx-native'
 import { encodeSigned, type WireMessage } from '../protocol/wire.js'
 import type { KeyPair } from '../protocol/identity.js'
 import type { Addr } from '../protocol/punch.js'
+import { classifyNat, type NatClassification } from '../protocol/nat-classify.js'
 import { formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { Counters } from './counters.js'
@@ -33,7 +34,7 @@ export interface InterfaceEndpointInfo {
   note: string | null
 }
 
-interface Registration { reqId: number | null; sentAt: number; tries: number; nextAt: number; observed: Addr | null; answeredAt: number | null; refused: string | null }
+interface Registration { server: Addr; reqId: number | null; sentAt: number; tries: number; nextAt: number; observed: Addr | null; answeredAt: number | null; refused: string | null }
 interface Entry { local: LocalAddress; socket: UDXSocket; regs: Map<string, Registration>; openedAt: number }
 
 const TICK_MS = 1_000
@@ -161,6 +162,16 @@ export class InterfaceEndpoints {
     })
   }
 
+  /** The NAT behind one interface endpoint, from what each broker saw of it (null: no own endpoint there, or no broker answered it). */
+  classification(address: string): NatClassification | null {
+    const e = this.entries.get(address)
+    if (!e) return null
+    const port = e.socket.address().port
+    const seen = [...e.regs.values()].filter((r) => r.observed !== null && r.answeredAt !== null)
+    if (seen.length === 0) return null
+    return classifyNat(seen.map((r) => ({ server: r.server, localPort: port, observed: r.observed!, at: r.answeredAt! })), [address])
+  }
+
   private noteFor(e: Entry, now: number): string {
     const refused = [...e.regs.values()].find((r) => r.refused)?.refused
     if (refused) return `a broker refused this endpoint: ${refused}`
@@ -178,7 +189,7 @@ export class InterfaceEndpoints {
         if (!to || !b.registered || (to.host.includes(':') ? 6 : 4) !== e.local.family) continue
         const id = formatHostPort(to.host, to.port)
         let reg = e.regs.get(id)
-        if (!reg) e.regs.set(id, (reg = { reqId: null, sentAt: 0, tries: 0, nextAt: 0, observed: null, answeredAt: null, refused: null }))
+        if (!reg) e.regs.set(id, (reg = { server: to, reqId: null, sentAt: 0, tries: 0, nextAt: 0, observed: null, answeredAt: null, refused: null }))
         if (now < reg.nextAt) continue
         this.send(e, reg, to, now)
       }

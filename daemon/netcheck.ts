@@ -27,6 +27,8 @@ export class Netcheck {
       keyPair: KeyPair
       classify: () => NatClassification
       addresses: () => CheckedAddress[]
+      /** The NAT behind an address's own endpoint (a second uplink), null when it has none. */
+      endpointNat?: (address: string) => NatClassification | null
     },
   ) {}
 
@@ -56,8 +58,11 @@ export class Netcheck {
       }),
       nat: { ...nat, publicAddresses, hairpin: v4Public ? await this.hairpinTest(v4Public) : 'unknown' },
       interfaces: addresses.map((a) => {
-        const via = toward.has(a.address)
-        return { name: a.name, address: a.address, family: a.family, inUse: a.usable, towardBrokers: via, mapping: via ? nat.mapping : null, allocation: via ? nat.allocation : null }
+        // An address with an endpoint of its own reaches the brokers through its own NAT.
+        const own = this.deps.endpointNat?.(a.address) ?? null
+        const via = toward.has(a.address) || own !== null
+        const n = own ?? nat
+        return { name: a.name, address: a.address, family: a.family, inUse: a.usable, towardBrokers: via, mapping: via ? n.mapping : null, allocation: via ? n.allocation : null }
       }),
       ipv6: global6.length === 0
         ? { reachable: 'unknown', addresses: [], reason: 'no global IPv6 address on any interface' }

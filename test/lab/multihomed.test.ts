@@ -4,6 +4,7 @@
 // session fails over to that standby without a broker, and the transfer completes sha256-equal.
 import { describe, expect, it } from 'vitest'
 import { forwardedPair, labPerTest } from './nodes.js'
+import { INTERNET } from './lab.js'
 import { labSkipReason } from './netns.js'
 import { transfer } from './traffic.js'
 import { waitFor } from '../helpers/wait-for.js'
@@ -76,4 +77,23 @@ describe.skipIf(reason !== null)('a host with two uplinks', () => {
     expect(after.peers.find((p) => p.name === 'bob')?.path?.local).toMatch(new RegExp(`^${a2.replace(/\./g, '\\.')}:`))
     await waitFor(async () => (await status()).nat.publicAddresses.some((x) => x.startsWith(`${r2.wan}:`)), { timeoutMs: 10_000, what: 'the broker to see the second uplink' })
   }, 120_000)
+
+  it('netcheck classifies the NAT behind each uplink: a cone first uplink and a symmetric second one', async () => {
+    const { lab, nodes } = await freshLab()
+    const a = await lab.host('a', await lab.router('cone'))
+    const a2 = await lab.uplink(a, await lab.router('symmetric'))
+    const brokers = [`${INTERNET.primary}:7000`, `${INTERNET.secondary}:7001`]
+    await nodes.broker(7000, ['--listen', `${INTERNET.secondary}:7001`])
+    const alice = await nodes.daemon('alice', a, { brokers, extra: ['--no-tcp'] })
+    type Check = { interfaces: { address: string; towardBrokers: boolean; mapping: string | null }[] }
+    const check = async (): Promise<Check['interfaces']> => (JSON.parse((await nodes.ctl(alice, ['netcheck', '--json'])).stdout) as Check).interfaces
+    const byAddress = await waitFor(async () => {
+      const list = await check()
+      const m = (ip: string): string | null | undefined => list.find((i) => i.address === ip)?.mapping
+      return m(a.ip) === 'endpoint-independent' && m(a2) !== null && m(a2) !== 'unknown' ? list : null
+    }, { timeoutMs: 20_000, intervalMs: 500, what: 'netcheck to classify both uplinks' })
+    expect(byAddress.find((i) => i.address === a.ip)).toMatchObject({ towardBrokers: true, mapping: 'endpoint-independent' })
+    expect(byAddress.find((i) => i.address === a2)).toMatchObject({ towardBrokers: true, mapping: 'endpoint-dependent' })
+    console.log(`netcheck on a host with two uplinks:\n${(await nodes.ctl(alice, ['netcheck'])).stdout}`)
+  }, 60_000)
 })
