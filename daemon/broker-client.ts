@@ -265,7 +265,7 @@ export class BrokerClient extends EventEmitter {
       }
     }
     try {
-      const { address } = await lookup(this.opts.address.host, { family: 4 })
+      const address = await resolveBroker(this.opts.address.host, this.opts.endpoint.dualStack)
       this.resolved = { host: address, port: this.opts.address.port }
     } catch (err) {
       this.opts.logger.warn({ err, broker: this.opts.address.host }, 'cannot resolve broker')
@@ -283,5 +283,18 @@ export class BrokerClient extends EventEmitter {
     this.pendingRegister = { reqId, sentAt: Date.now(), tries: this.pendingRegister?.tries ?? 0 }
     this.opts.endpoint.send(datagram, this.resolved)
     this.schedule(RETRY_MS)
+  }
+}
+
+/**
+ * A broker's address: IPv4 first (what a NAT maps, and what NAT classification compares), IPv6
+ * when the name has no IPv4 address and our socket carries IPv6. Throws when neither resolves.
+ */
+export async function resolveBroker(host: string, ipv6: boolean, look: (host: string, family: 4 | 6) => Promise<string> = async (h, family) => (await lookup(h, { family })).address): Promise<string> {
+  try {
+    return await look(host, 4)
+  } catch (err) {
+    if (!ipv6) throw err
+    return look(host, 6)
   }
 }
