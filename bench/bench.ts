@@ -8,7 +8,7 @@ import { Lab } from '../test/lab/lab.js'
 import { labUnavailableReason } from '../test/lab/netns.js'
 import { connectRuns, type ConnectRun } from './connect-time.js'
 import { connectionOpen, roundTrips, roundTripsUnderLoad, throughput } from './flows.js'
-import { daemonsRss, heldConnections } from './memory.js'
+import { SETTLE_MS, daemonsRss, heldConnections, settledRss } from './memory.js'
 import { BenchNodes, cpuMs, ROOT } from './nodes.js'
 import { renderTable, ratio, type Row } from './report.js'
 import { median } from './stats.js'
@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     const labNofile = (await lab.exec(a.ns, ['sh', '-c', 'ulimit -n'])).trim()
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const idle = await daemonsRss(topo.alice, topo.bob)
+    const settled = await phase('idle memory, settled', () => settledRss(topo.alice, topo.bob))
     // Memory first, while the heaps have seen nothing but the connect (bulk traffic grows them).
     const mem = await phase(`${PLAN.holdCount} held connections`, () => heldConnections(lab, topo, PLAN.holdCount, PLAN.holdBatch))
 
@@ -130,6 +131,8 @@ async function main(): Promise<void> {
       { metric: `open ${mem.count} concurrent connections + one echo each`, unit: 'ms', p2pd: mem.openAllMs.p2pd, plain: mem.openAllMs.plain, digits: 0 },
       { metric: 'alice p2pd RSS, idle after connect', unit: 'MiB', p2pd: kib2mib(idle.alice), plain: null, plainNote: noProc, digits: 1 },
       { metric: 'bob p2pd RSS, idle after connect', unit: 'MiB', p2pd: kib2mib(idle.bob), plain: null, plainNote: noProc, digits: 1 },
+      { metric: `alice p2pd RSS, idle ${(SETTLE_MS + 1000) / 1000} s after connect (settled)`, unit: 'MiB', p2pd: kib2mib(settled.alice), plain: null, plainNote: noProc, digits: 1 },
+      { metric: `bob p2pd RSS, idle ${(SETTLE_MS + 1000) / 1000} s after connect (settled)`, unit: 'MiB', p2pd: kib2mib(settled.bob), plain: null, plainNote: noProc, digits: 1 },
       { metric: `alice p2pd RSS, ${mem.count} open forwarded connections`, unit: 'MiB', p2pd: kib2mib(mem.held.alice), plain: null, plainNote: noProc, digits: 1 },
       { metric: `bob p2pd RSS, ${mem.count} open forwarded connections`, unit: 'MiB', p2pd: kib2mib(mem.held.bob), plain: null, plainNote: noProc, digits: 1 },
       { metric: 'RSS per open connection, alice + bob', unit: 'KiB', p2pd: perConn('alice') + perConn('bob'), plain: null, plainNote: noProc, digits: 1 },
@@ -143,7 +146,7 @@ async function main(): Promise<void> {
       details: {
         throughput: { ...tput, p2pdDaemonCpuPctOfOneCore: downloadCpuPct }, roundTrips: rtt, roundTripsBesideBulk: loaded, udpRoundTrips: udp, connectionOpen: open,
         connect: { runs: connects, medianStageDeltasMs: connectBreakdown },
-        rssKiB: { idleAfterConnect: idle, afterTraffic, ...mem },
+        rssKiB: { idleAfterConnect: idle, idleSettled: settled, afterTraffic, ...mem },
         phasesMs: phases,
         totalMs: Math.round(now() - started),
       },

@@ -2,8 +2,9 @@
 // a client -> "alice" (forward listener, splice, Mux) -> secret-stream over one kernel TCP
 // carrier -> "bob" (Mux, splice, dial) -> bench/bin/server.mjs, each daemon half its own process.
 // Reports throughput and 64 B round trips next to plain loopback TCP, and the CPU each half
-// spends per GiB (steadier than throughput on a shared machine). For profiling the daemon's own
-// code: DATAPATH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (the halves exit cleanly).
+// spends per GiB (steadier than throughput on a shared machine). The halves run with p2pd's node
+// settings (its #! line, bench/launcher.ts); DATAPATH_NODE_ARGS come after them, e.g. for
+// profiling: DATAPATH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (the halves exit cleanly).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { connect, createServer, type Socket } from 'node:net'
 import type { Duplex } from 'node:stream'
@@ -13,7 +14,8 @@ import { createLogger } from '../common/logger.js'
 import { Counters } from '../daemon/counters.js'
 import { splice } from '../daemon/splice.js'
 import { Mux, type Carrier } from '../daemon/tcp/mux.js'
-import { collect, cpuMs, helper } from './nodes.js'
+import { launchArgv, launcherOf } from './launcher.js'
+import { collect, cpuMs, distBin, helper } from './nodes.js'
 import { median } from './stats.js'
 
 const MiB = 1024 * 1024
@@ -43,7 +45,7 @@ function udxCarrier(initiator: boolean): { raw: Duplex; stats: () => string } {
   raw.connect(socket, initiator ? 2 : 1, PORTS.carrier + (initiator ? 0 : 1), '127.0.0.1')
   // udx-native's congestion figures (getters our type declarations leave out).
   const st = raw as unknown as Record<string, number>
-  const names = ['mtu', 'rtt', 'cwnd', 'inflight', 'retransmits', 'rtoCount', 'fastRecoveries', 'packetsTransmitted']
+  const names = ['mtu', 'rtt', 'cwnd', 'inflight', 'retransmits', 'rtoCount', 'fastRecoveries', 'packetsTransmitted', 'packetsReceived']
   return { raw, stats: () => names.map((n) => `${n} ${st[n]}`).join(' ') }
 }
 
@@ -80,7 +82,10 @@ function bob(): void {
 // alice: dials the carrier; forward listeners open a stream each connection.
 function alice(): void {
   const mux = new Mux({ initiator: true, logger, counters: new Counters(), onOpen: () => Promise.reject(new Error('alice exposes nothing')) })
-  const raw = UDX_CARRIER ? udxCarrier(true).raw : connect({ host: '127.0.0.1', port: PORTS.carrier, noDelay: true })
+  const udx = UDX_CARRIER ? udxCarrier(true) : null
+  // alice receives the downloads: the packets her UDX stream sends are its acknowledgements.
+  if (udx) process.once('exit', () => process.stderr.write(`alice's UDX stream: ${udx.stats()}\n`))
+  const raw = udx ? udx.raw : connect({ host: '127.0.0.1', port: PORTS.carrier, noDelay: true })
   const carrier = new NoiseSecretStream(true, raw)
   carrier.on('error', () => {})
   carrier.once('open', () => {
@@ -132,9 +137,11 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = []
   try {
     procs.push(await start([process.execPath, helper('server'), String(PORTS.echo), String(PORTS.source)]))
-    const b = await start([process.execPath, ...extra, self, 'bob'])
+    // The halves run with p2pd's own node settings (its #! line).
+    const half = (role: string): string[] => [...launchArgv(launcherOf(distBin('daemon')), self, extra), role]
+    const b = await start(half('bob'))
     procs.push(b)
-    const a = await start([process.execPath, ...extra, self, 'alice'])
+    const a = await start(half('alice'))
     procs.push(a)
     type Dl = { mbit: number }
     type Pp = { samplesMs: number[] }

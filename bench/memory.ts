@@ -29,6 +29,19 @@ export async function daemonsRss(alice: BenchDaemon, bob: BenchDaemon): Promise<
   return { alice: await rssKiB(alice.child.pid!), bob: await rssKiB(bob.child.pid!) }
 }
 
+/**
+ * How long idle daemons are left before their settled RSS is read: V8's memory reducer runs about
+ * 8 s after the last full GC and only then gives back what start-up and connecting left behind
+ * (10-20 MB): the figure a daemon shows once it sits idle, unlike the one a second after connecting.
+ */
+export const SETTLE_MS = 12_000
+
+/** RSS of both daemons after `SETTLE_MS` more of idleness. */
+export async function settledRss(alice: BenchDaemon, bob: BenchDaemon): Promise<Rss> {
+  await pause(SETTLE_MS)
+  return daemonsRss(alice, bob)
+}
+
 async function forwardConnections(d: BenchDaemon): Promise<number> {
   return (await d.api.get<ForwardInfo[]>('/v1/forwards')).reduce((n, f) => n + f.connections, 0)
 }

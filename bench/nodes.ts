@@ -9,6 +9,7 @@ import { ApiClient } from '../ctl/client.js'
 import type { StatusInfo } from '../daemon/api/types.js'
 import { waitFor } from '../test/helpers/wait-for.js'
 import { INTERNET, type Host, type Lab } from '../test/lab/lab.js'
+import { launchArgv, launcherOf } from './launcher.js'
 
 function findRoot(from: string): string {
   for (let d = from; ; d = dirname(d)) {
@@ -33,8 +34,11 @@ export const NOFILE = ((): number => {
 /** Run argv with the open-file soft limit raised to NOFILE (prlimit execs: the PID stays the program's). */
 export const withFiles = (argv: string[]): string[] => ['prlimit', `--nofile=${NOFILE}:${NOFILE}`, ...argv]
 
-/** Extra node flags for the daemons (P2PD_BENCH_NODE_ARGS, space-separated), e.g. --cpu-prof to see where the time goes. */
+/** Extra node flags for the daemons (P2PD_BENCH_NODE_ARGS, space-separated), e.g. --cpu-prof to see where the time goes; they come after (and override) the #! line's. */
 export const DAEMON_NODE_ARGS = (process.env.P2PD_BENCH_NODE_ARGS ?? '').split(' ').filter((x) => x !== '')
+
+/** argv that starts p2pd as its #! line does (bench/launcher.ts), with DAEMON_NODE_ARGS. */
+export const daemonArgv = (): string[] => launchArgv(launcherOf(distBin('daemon')), distBin('daemon'), DAEMON_NODE_ARGS)
 
 /** A daemon running in the lab. */
 export interface BenchDaemon {
@@ -80,7 +84,7 @@ export class BenchNodes {
   /** A daemon on `host`, resolved once registered with the broker. */
   async daemon(name: string, host: Host): Promise<BenchDaemon> {
     const socket = join(this.dir, `${name}.sock`)
-    const argv = [process.execPath, ...DAEMON_NODE_ARGS, distBin('daemon'), '--name', name, '--broker', `${INTERNET.primary}:7000`, '--state-dir', join(this.dir, name), '--api-socket', socket, '--log-level', 'warn']
+    const argv = [...daemonArgv(), '--name', name, '--broker', `${INTERNET.primary}:7000`, '--state-dir', join(this.dir, name), '--api-socket', socket, '--log-level', 'warn']
     const child = this.lab.spawn(host.ns, withFiles(argv))
     const c = collect(child)
     await waitFor(() => {
