@@ -289,12 +289,3 @@ export class PathMonitor {
     this.deps.counters.inc(type === 'probe' ? 'path_probes_sent' : 'path_probe_acks_sent')
   }
 }
-
-/** A session's RTT and standbys for the API: as the monitor measures them, else as the punch left them. */
-export function pathStandbys(s: PeerSession, paths: PathMonitor | null): { rttMs: number | null; standbys: string[]; standbyPaths?: StandbyInfo[] } {
-  const rtt = s.rttMs ?? paths?.activeRttMs() ?? null
-  const rttMs = rtt === null ? null : Math.round(rtt * 1000) / 1000
-  if (!paths) return { rttMs, standbys: s.standbys.map((x) => formatHostPort(x.host, x.port)) }
-  const list = paths.standbys()
-  return { rttMs, standbys: list.map((x) => (x.local === null ? x.remote : `${x.remote} from ${x.local}`)), standbyPaths: list }
-}

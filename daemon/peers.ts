@@ -16,7 +16,8 @@ import { PeerSession, type CheckHandler, type OpenHandler } from './session.js'
 import type { PinnedPeer } from './state-store.js'
 import type { DaemonEvent, PeerInfo, PunchStage } from './api/types.js'
 import type { TcpPaths } from './tcp/path.js'
-import { PathMonitor, pathStandbys } from './path-monitor.js'
+import { PathMonitor } from './path-monitor.js'
+import { pathInfo } from './path-info.js'
 import type { PathRoutes } from './path-routes.js'
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
@@ -256,11 +257,7 @@ export class PeerManager {
       name: this.nameOf(key),
       key,
       state: e?.state ?? 'idle',
-      path: s ? {
-        ...pathEnds(s),
-        ...pathStandbys(s, e?.paths ?? null),
-        kind: s.onTcp ? 'direct' : s.kind, ...(s.relayReason !== null && !s.onTcp ? { reason: s.relayReason } : {}),
-      } : null,
+      path: s ? pathInfo(s, e?.paths ?? null) : null,
       lastError: e?.lastError ?? null,
     }
   }
@@ -402,11 +399,3 @@ export class PeerManager {
     this.deps.emit({ type: 'peer', peer: this.info(e.key), reason })
   }
 }
-
-// The ends of the path forwarded connections ride: the TCP connection while there is one.
-function pathEnds(s: PeerSession): { proto: 'tcp' | 'udp'; local: string; remote: string } {
-  const t = s.onTcp ? s.mux.info : null
-  if (t?.local && t.remote) return { proto: 'tcp', local: formatHostPort(t.local.host, t.local.port), remote: formatHostPort(t.remote.host, t.remote.port) }
-  return { proto: 'udp', local: formatHostPort(s.local.host, s.local.port), remote: formatHostPort(s.remote.host, s.remote.port) }
-}
-
