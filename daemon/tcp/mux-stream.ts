@@ -41,6 +41,10 @@ export class MuxStream extends Duplex {
   private peerEnded = false
   private heldWrite: (() => void) | null = null
   private resetByPeer = false
+  // Destroyed other than by a clean close (an error, a reset): nothing more is sent. A clean close
+  // (both directions ended) still delivers what is queued: Node closes the stream as soon as both
+  // ends are done, which can be while a carrier change holds its last bytes.
+  private aborted = false
 
   constructor(readonly id: number, private readonly host: StreamHost) {
     super({ allowHalfOpen: true, readableHighWaterMark: 1024 * 1024, writableHighWaterMark: 256 * 1024 })
@@ -88,6 +92,7 @@ export class MuxStream extends Duplex {
   override _destroy(err: Error | null, cb: (err: Error | null) => void): void {
     // A clean close (both directions ended) needs no word; anything else aborts the peer's side.
     const clean = err === null && this.endAt !== null && this.peerEnded
+    if (!clean) this.aborted = true
     if (!this.resetByPeer && !clean) this.host.send({ type: 'reset', id: this.id })
     this.releaseWrite()
     cb(err)
@@ -95,7 +100,7 @@ export class MuxStream extends Duplex {
 
   /** Send what the window and the carrier allow. */
   flush(): void {
-    if (this.awaitingResume || this.destroyed) return
+    if (this.awaitingResume || this.aborted) return
     while (this.sent < this.written && this.host.writable) {
       // Find the queued chunk holding offset `sent` (the queue starts at offset `acked`).
       let off = this.acked

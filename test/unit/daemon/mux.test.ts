@@ -2,40 +2,14 @@
 // that dies with frames in flight (lost, not delivered) hands every live stream to the next
 // carrier, which resumes each from the byte the receiver got: sha256-equal, nothing doubled.
 import { createHash, randomBytes } from 'node:crypto'
-import { Duplex } from 'node:stream'
+import type { Duplex } from 'node:stream'
 import { afterEach, describe, expect, it } from 'vitest'
-import { Mux, type Carrier, type MuxOpenDecision } from '../../../daemon/tcp/mux.js'
+import { Mux, type MuxOpenDecision } from '../../../daemon/tcp/mux.js'
+import { link } from '../../helpers/carrier-link.js'
 import { decodeMux } from '../../../protocol/mux.js'
 import { Counters } from '../../../daemon/counters.js'
 import { createLogger } from '../../../common/logger.js'
 import { waitFor } from '../../helpers/wait-for.js'
-
-/** Two ends of a message-preserving link; cut() drops everything in flight and closes both; `muteB` drops what b sends; `seen` gets every message a sends. */
-function link(muteB = false, seen: (msg: Uint8Array) => void = () => {}): { a: Carrier; b: Carrier; cut: () => void } {
-  let alive = true
-  const ends: Duplex[] = []
-  const make = (i: number): Duplex => new Duplex({
-    objectMode: true,
-    read() {},
-    write(msg: Uint8Array, _enc, cb) {
-      const copy = Uint8Array.from(msg)
-      if (i === 0) seen(copy)
-      // Asynchronous delivery: a cut drops what is still on its way.
-      setImmediate(() => {
-        if (alive && !(muteB && i === 1)) ends[1 - i]!.push(copy)
-      })
-      cb()
-    },
-  })
-  ends.push(make(0), make(1))
-  return {
-    a: ends[0]!, b: ends[1]!,
-    cut: () => {
-      alive = false
-      for (const e of ends) e.destroy()
-    },
-  }
-}
 
 const logger = createLogger({ name: 'test', level: 'silent' })
 const made: Mux[] = []
