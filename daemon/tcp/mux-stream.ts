@@ -19,8 +19,8 @@ export interface StreamHost {
   allocData(len: number): Uint8Array
   /** Write a DATA frame from allocData; false = the carrier is backed up. */
   writeData(frame: Uint8Array): boolean
-  /** The stream is gone (closed and, if it ended cleanly, fully acknowledged). */
-  forget(id: number): void
+  /** The stream is gone (closed and, if it ended cleanly, fully acknowledged); `finished` = it ended cleanly both ways. */
+  forget(id: number, finished: boolean): void
 }
 
 /** A forwarded connection over the multiplexer: a Duplex like any socket. */
@@ -49,7 +49,7 @@ export class MuxStream extends Duplex {
   constructor(readonly id: number, private readonly host: StreamHost) {
     super({ allowHalfOpen: true, readableHighWaterMark: 1024 * 1024, writableHighWaterMark: 256 * 1024 })
     this.on('close', () => {
-      if (this.resetByPeer || this.endAt === null || this.acked >= this.endAt) host.forget(id)
+      if (this.resetByPeer || this.endAt === null || this.acked >= this.endAt) host.forget(id, this.finished)
     })
   }
 
@@ -161,7 +161,26 @@ export class MuxStream extends Duplex {
     this.awaitingResume = false
     this.ack(from)
     this.flush()
-    if (this.destroyed && this.endAt !== null && this.acked >= this.endAt) this.host.forget(this.id)
+    if (this.destroyed && this.endAt !== null && this.acked >= this.endAt) this.host.forget(this.id, this.finished)
+  }
+
+  /**
+   * The peer named this stream in no RESUME on a new carrier: it forgot it. If both directions
+   * had ended (we got its END, ours was sent) it forgets only a stream it finished, so it had
+   * everything: our half completes as the reader consumes what it holds. Otherwise it was lost.
+   */
+  peerForgot(): void {
+    if (this.peerEnded && this.endAt !== null && this.sent >= this.endAt) {
+      this.awaitingResume = false
+      this.ack(this.endAt)
+      return
+    }
+    this.destroy(new Error('the peer lost this connection when the path changed'))
+  }
+
+  // Both directions ended and everything we sent was acknowledged, without an abort.
+  private get finished(): boolean {
+    return !this.aborted && this.peerEnded && this.endAt !== null && this.acked >= this.endAt
   }
 
   private ack(to: number): void {
@@ -179,7 +198,7 @@ export class MuxStream extends Duplex {
       }
     }
     if (this.written - this.acked < WINDOW) this.releaseWrite()
-    if (this.destroyed && this.endAt !== null && this.acked >= this.endAt) this.host.forget(this.id)
+    if (this.destroyed && this.endAt !== null && this.acked >= this.endAt) this.host.forget(this.id, this.finished)
   }
 
   private releaseWrite(): void {

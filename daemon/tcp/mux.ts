@@ -22,6 +22,9 @@ const DEAD_MS = 2_000
 // A replaced carrier stays open (unread) this long, so the peer switches on the new one's first
 // frame rather than on the old one's close (which would look like a lost path).
 const LINGER_MS = 5_000
+// Ids of streams that finished cleanly, remembered a while: the peer may still hold one (the
+// credit for its END was lost with a carrier) and name it in a RESUME, which must not reset it.
+const FINISHED_IDS = 4096
 
 /** What the acceptor decides about an open from the peer. */
 export type MuxOpenDecision =
@@ -53,6 +56,7 @@ export class Mux extends EventEmitter {
   private closed = false
   private detachCarrier: (() => void) | null = null
   private readonly host: StreamHost
+  private readonly finished = new Set<number>()
 
   constructor(private readonly deps: { initiator: boolean; onOpen: (req: MuxOpen) => Promise<MuxOpenDecision>; logger: Logger; counters: Counters }) {
     super()
@@ -66,7 +70,12 @@ export class Mux extends EventEmitter {
       send: (f) => this.send(f),
       allocData: (len) => (this.carrier?.alloc ? this.carrier.alloc(DATA_HEADER + len) : new Uint8Array(DATA_HEADER + len)),
       writeData: (frame) => this.write(frame),
-      forget: (id) => void this.streams.delete(id),
+      forget: (id, finished) => {
+        this.streams.delete(id)
+        if (!finished) return
+        this.finished.add(id)
+        if (this.finished.size > FINISHED_IDS) this.finished.delete(this.finished.values().next().value!)
+      },
     }
   }
 
@@ -277,12 +286,13 @@ export class Mux extends EventEmitter {
         this.named.add(f.id)
         const s = this.streams.get(f.id)
         if (s) s.onResume(f.received)
-        else this.send({ type: 'reset', id: f.id })
+        // A stream we finished is left unnamed in our RESUMEs: the peer then completes its half.
+        else if (!this.finished.has(f.id)) this.send({ type: 'reset', id: f.id })
         return
       }
       case 'resumed': {
         // Streams the peer no longer has (it failed the open, or reset while no carrier was up).
-        for (const id of this.preAttach ?? []) if (!this.named.has(id)) this.streams.get(id)?.destroy(new Error('the peer lost this connection when the path changed'))
+        for (const id of this.preAttach ?? []) if (!this.named.has(id)) this.streams.get(id)?.peerForgot()
         this.preAttach = null
         return
       }
