@@ -33,7 +33,8 @@ const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex')
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 const info = (proto: 'tcp' | 'udp'): { proto: 'tcp' | 'udp'; local: null; remote: null } => ({ proto, local: null, remote: null })
 
-type Transfer = { kind: 'sink' | 'source'; data: Buffer; done: Promise<void>; state: () => string }
+type Kind = 'sink' | 'source' | 'abort'
+type Transfer = { kind: Kind; data: Buffer; done: Promise<void>; state: () => string }
 
 async function run(seed: number): Promise<void> {
   const r = rng(seed)
@@ -44,7 +45,17 @@ async function run(seed: number): Promise<void> {
   const onOpen = async (host: string): Promise<MuxOpenDecision> => ({
     ok: true,
     attach: (stream) => {
-      const [kind, n] = host.split(':') as ['sink' | 'source', string]
+      const [kind, n] = host.split(':') as [Kind, string]
+      if (kind === 'abort') {
+        // Bob's side gives up on the connection after a little: alice's half must fail, not hang.
+        let got = 0
+        stream.on('data', (d: Buffer) => {
+          got += d.length
+          if (got > 100_000) stream.destroy()
+        })
+        stream.on('end', () => stream.destroy())
+        return
+      }
       if (kind === 'sink') {
         const h = createHash('sha256')
         let got = 0
@@ -83,7 +94,7 @@ async function run(seed: number): Promise<void> {
       }
     }
   }
-  const start = (n: number, kind: 'sink' | 'source', size: number): Transfer => {
+  const start = (n: number, kind: Kind, size: number): Transfer => {
     const data = randomBytes(size)
     payloads.set(n, data)
     let bytes = 0
@@ -98,23 +109,24 @@ async function run(seed: number): Promise<void> {
           setTimeout(() => s.resume(), Math.floor(r() * 20))
         }
       })
-      s.once('error', reject)
+      s.once('error', (err: Error) => (kind === 'abort' ? resolve() : reject(err)))
       s.once('end', () => {
+        if (kind === 'abort') return void reject(new Error(`abort ${n}: ended instead of failing`))
         const got = Buffer.concat(chunks)
         if (kind === 'source' && sha(got) !== sha(data)) reject(new Error(`source ${n}: ${got.length} bytes, sha differs`))
         else if (kind === 'sink' && got.toString() !== `${data.length} ${sha(data)}`) reject(new Error(`sink ${n}: answer ${got.toString()}`))
         else resolve()
       })
-      if (kind === 'sink') {
+      if (kind !== 'source') {
         void (async () => {
           let at = 0
-          while (at < data.length) {
+          while (at < data.length && !s.destroyed) {
             const len = Math.min(data.length - at, 1 + Math.floor(r() * 150_000))
             const ok = s.write(data.subarray(at, at + len))
             at += len
-            if (!ok) await new Promise((res) => s.once('drain', res))
+            if (!ok) await new Promise((res) => { s.once('drain', res); s.once('close', res) })
           }
-          s.end()
+          if (!s.destroyed) s.end()
         })()
       }
     }))
@@ -123,7 +135,7 @@ async function run(seed: number): Promise<void> {
 
   // An upload and a download from the start; more connections open while carriers change.
   const transfers = [start(1, 'sink', 1_000_000 + Math.floor(r() * 3_000_000)), start(2, 'source', 1_000_000 + Math.floor(r() * 3_000_000))]
-  const late = Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => ({ n: 3 + i, at: Math.floor(r() * 120), kind: (r() < 0.5 ? 'sink' : 'source') as 'sink' | 'source', size: Math.floor(r() * 1_500_000) }))
+  const late = Array.from({ length: 1 + Math.floor(r() * 3) }, (_, i) => ({ n: 3 + i, at: Math.floor(r() * 120), kind: (['sink', 'source', 'abort'] as const)[Math.floor(r() * 3)]!, size: Math.floor(r() * 1_500_000) }))
   for (const l of late) setTimeout(() => transfers.push(start(l.n, l.kind, l.size)), l.at)
 
   const actions: string[] = []
@@ -170,5 +182,5 @@ function dump(m: Mux): string {
 
 describe('stream multiplexer under carrier churn', () => {
   const seeds = Array.from({ length: Number(process.env.MUX_STRESS_SEEDS ?? 24) }, (_, i) => i + 1)
-  for (const seed of seeds) it(`seed ${seed}: uploads and downloads, some opened mid-change, complete sha256-equal through random carrier changes`, () => run(seed), 30_000)
+  for (const seed of seeds) it(`seed ${seed}: uploads and downloads, some opened mid-change, complete sha256-equal through random carrier changes; connections the peer aborts fail, never hang`, () => run(seed), 30_000)
 })
