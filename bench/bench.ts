@@ -9,7 +9,7 @@ import { labUnavailableReason } from '../test/lab/netns.js'
 import { connectRuns, type ConnectRun } from './connect-time.js'
 import { connectionOpen, roundTrips, roundTripsUnderLoad, throughput } from './flows.js'
 import { SETTLE_MS, daemonsRss, heldConnections, settledRss } from './memory.js'
-import { BenchNodes, cpuMs, ROOT } from './nodes.js'
+import { BenchNodes, cpuMs, daemonArgv, ROOT } from './nodes.js'
 import { renderTable, ratio, type Row } from './report.js'
 import { median } from './stats.js'
 import { buildTopology } from './topology.js'
@@ -31,7 +31,7 @@ const now = (): number => performance.now()
 const log = (msg: string): void => void process.stderr.write(`bench: ${msg}\n`)
 const kib2mib = (k: number): number => k / 1024
 
-function environment(): { node: string; cpus: number; kernel: string; commit: string } {
+function environment(): { node: string; cpus: number; kernel: string; commit: string; daemonCommand: string } {
   const read = (argv: string[]): string => {
     try {
       return execFileSync(argv[0]!, argv.slice(1), { encoding: 'utf8', cwd: ROOT }).trim()
@@ -39,7 +39,9 @@ function environment(): { node: string; cpus: number; kernel: string; commit: st
       return 'unknown'
     }
   }
-  return { node: process.version, cpus: availableParallelism(), kernel: read(['uname', '-sr']), commit: read(['git', 'rev-parse', '--short', 'HEAD']) }
+  // How the daemons were started (the #! line's settings and P2PD_BENCH_NODE_ARGS): results taken with other settings are not comparable.
+  const daemonCommand = daemonArgv().map((a) => (a === process.execPath ? 'node' : a.startsWith(ROOT) ? a.slice(ROOT.length + 1) : a)).join(' ')
+  return { node: process.version, cpus: availableParallelism(), kernel: read(['uname', '-sr']), commit: read(['git', 'rev-parse', '--short', 'HEAD']), daemonCommand }
 }
 
 function stageBreakdown(runs: ConnectRun[]): Record<string, number> {
@@ -131,8 +133,8 @@ async function main(): Promise<void> {
       { metric: `open ${mem.count} concurrent connections + one echo each`, unit: 'ms', p2pd: mem.openAllMs.p2pd, plain: mem.openAllMs.plain, digits: 0 },
       { metric: 'alice p2pd RSS, idle after connect', unit: 'MiB', p2pd: kib2mib(idle.alice), plain: null, plainNote: noProc, digits: 1 },
       { metric: 'bob p2pd RSS, idle after connect', unit: 'MiB', p2pd: kib2mib(idle.bob), plain: null, plainNote: noProc, digits: 1 },
-      { metric: `alice p2pd RSS, idle ${(SETTLE_MS + 1000) / 1000} s after connect (settled)`, unit: 'MiB', p2pd: kib2mib(settled.alice), plain: null, plainNote: noProc, digits: 1 },
-      { metric: `bob p2pd RSS, idle ${(SETTLE_MS + 1000) / 1000} s after connect (settled)`, unit: 'MiB', p2pd: kib2mib(settled.bob), plain: null, plainNote: noProc, digits: 1 },
+      { metric: `alice p2pd RSS, idle, settled (lowest in ${SETTLE_MS / 1000} s)`, unit: 'MiB', p2pd: kib2mib(settled.alice), plain: null, plainNote: noProc, digits: 1 },
+      { metric: `bob p2pd RSS, idle, settled (lowest in ${SETTLE_MS / 1000} s)`, unit: 'MiB', p2pd: kib2mib(settled.bob), plain: null, plainNote: noProc, digits: 1 },
       { metric: `alice p2pd RSS, ${mem.count} open forwarded connections`, unit: 'MiB', p2pd: kib2mib(mem.held.alice), plain: null, plainNote: noProc, digits: 1 },
       { metric: `bob p2pd RSS, ${mem.count} open forwarded connections`, unit: 'MiB', p2pd: kib2mib(mem.held.bob), plain: null, plainNote: noProc, digits: 1 },
       { metric: 'RSS per open connection, alice + bob', unit: 'KiB', p2pd: perConn('alice') + perConn('bob'), plain: null, plainNote: noProc, digits: 1 },
@@ -158,7 +160,7 @@ async function main(): Promise<void> {
     await writeFile(file, json)
     await writeFile(join(dir, 'latest.json'), json)
 
-    process.stdout.write(`\np2pd benchmark, cone/cone NAT lab, ${topo.path?.proto} path ${topo.path?.local} -> ${topo.path?.remote} (${result.environment.cpus} CPUs, node ${process.version})\n\n`)
+    process.stdout.write(`\np2pd benchmark, cone/cone NAT lab, ${topo.path?.proto} path ${topo.path?.local} -> ${topo.path?.remote} (${result.environment.cpus} CPUs, node ${process.version})\ndaemons: ${result.environment.daemonCommand}\n\n`)
     process.stdout.write(`${renderTable(rows)}\n\n`)
     process.stdout.write(`time to direct path, median per stage (ms): ${Object.entries(connectBreakdown).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}\n`)
     process.stdout.write(`during the p2pd downloads: alice's p2pd used ${downloadCpuPct.alice.toFixed(0)}% and bob's ${downloadCpuPct.bob.toFixed(0)}% of one core (${result.environment.cpus} CPUs shared with client, server and kernel)\n`)
