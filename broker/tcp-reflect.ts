@@ -21,29 +21,39 @@ export class TcpReflector {
 
   constructor(private readonly deps: { limiter: RateLimiter; now: () => number; logger: Logger; onDrop: (reason: string) => void }) {}
 
-  /** Listen on every address (port as bound for UDP); resolves with the bound addresses. */
+  /**
+   * Listen on every address (port as bound for UDP); resolves with the bound addresses. A port
+   * another program holds on TCP is skipped with a warning: peers still punch UDP through it.
+   */
   async start(addrs: HostPort[]): Promise<HostPort[]> {
     for (const a of addrs) {
       const server = createServer({ noDelay: true }, (sock) => this.answer(sock))
-      this.servers.push(server)
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject)
-        server.listen(a.port, a.host, () => {
-          server.off('error', reject)
-          resolve()
+      try {
+        await new Promise<void>((resolve, reject) => {
+          server.once('error', reject)
+          server.listen(a.port, a.host, () => {
+            server.off('error', reject)
+            resolve()
+          })
         })
-      })
+      } catch (err) {
+        this.deps.logger.warn({ err, host: a.host, port: a.port }, 'no TCP reflection on this address: cannot listen on TCP')
+        continue
+      }
       server.on('error', (err) => this.deps.logger.warn({ err }, 'tcp reflection listener error'))
+      this.servers.push(server)
     }
     return this.addresses()
   }
 
   /** The bound TCP addresses. */
   addresses(): HostPort[] {
-    return this.servers.map((s) => {
-      const a = s.address() as { address: string; port: number }
-      return { host: a.address, port: a.port }
-    })
+    const out: HostPort[] = []
+    for (const s of this.servers) {
+      const a = s.address()
+      if (a !== null && typeof a === 'object') out.push({ host: a.address, port: a.port })
+    }
+    return out
   }
 
   /** Stop listening and drop open connections. */
