@@ -28,6 +28,9 @@ const MAX_VERDICTS = 64
 // A move punches toward addresses that answered a moment ago: the first answer wins (no window
 // for better ones: the target was chosen already), and it gives up when the move does.
 const REPATH_PUNCH: PunchConfig = { ...DEFAULT_PUNCH, selectMs: 0, timeoutMs: SWITCH_TIMEOUT_MS }
+// Our own move goes to the path chosen, and nowhere else: the peer joining probes every address
+// it knows of us, and one of those answering first must not take the move somewhere else.
+const MOVE_PUNCH: PunchConfig = { ...REPATH_PUNCH, learnReflexive: false }
 
 /** One standby as the API shows it; `local` = the local address it leaves from when not the session's socket. */
 export interface StandbyInfo { remote: string; local: string | null; rttMs: number | null; alive: boolean }
@@ -238,12 +241,12 @@ export class PathMonitor {
     this.deps.counters.inc(reason.type === 'failover' ? 'path_failovers' : 'path_switches')
     this.deps.logger.info({ peer: keyToHex(this.deps.peerKey).slice(0, 16), to: formatHostPort(to.host, to.port), via, reason: reason.type }, what)
     // The move punches from the socket this path was measured on, so it lands where it was chosen.
-    this.run(session, this.nextRepath++, [to], to, via, () => what, this.socketOf(session, via) ?? undefined)
+    this.run(session, this.nextRepath++, [to], to, via, () => what, this.socketOf(session, via) ?? undefined, MOVE_PUNCH)
   }
 
   // Run a move (ours toward `to`, or the peer's we join); a move that has not replaced the
   // session in time, or failed, is reported to the machine (a late success is still adopted).
-  private run(session: PeerSession, k: number, candidates: Addr[], to: Addr, via: string | null, reason: (remote: Addr) => string, from?: UDXSocket): void {
+  private run(session: PeerSession, k: number, candidates: Addr[], to: Addr, via: string | null, reason: (remote: Addr) => string, from?: UDXSocket, punch: PunchConfig = REPATH_PUNCH): void {
     let settled = false
     const failed = (why: string): void => {
       if (settled) return
@@ -255,7 +258,7 @@ export class PathMonitor {
     if (k >= REPATH_NONCES) return failed('no re-punch nonce left in this session')
     const t = setTimeout(() => failed(`no session within ${SWITCH_TIMEOUT_MS} ms`), SWITCH_TIMEOUT_MS)
     t.unref()
-    this.repath(k, candidates, session, reason, from).then(() => {
+    this.repath(k, candidates, session, reason, from, punch).then(() => {
       clearTimeout(t)
       // adopt() may have kept the old session (a concurrent one won): the move is over either way.
       if (this.session === session) failed('the session was kept')
@@ -268,7 +271,7 @@ export class PathMonitor {
 
   // A punch toward `candidates` under the session's k-th re-punch nonce, roles as in the session;
   // the result replaces the session (its streams move over).
-  private async repath(k: number, candidates: Addr[], session: PeerSession, reason: (remote: Addr) => string, from?: UDXSocket): Promise<void> {
+  private async repath(k: number, candidates: Addr[], session: PeerSession, reason: (remote: Addr) => string, from: UDXSocket | undefined, punch: PunchConfig): Promise<void> {
     const keys = this.keys
     if (!keys) throw new Error('no session')
     const intro: Introduce = {
@@ -276,7 +279,7 @@ export class PathMonitor {
       candidates: candidates.map((c) => ({ ...c, family: familyOf(c.host) })), requester: session.initiator, peerNat: 'unknown',
     }
     // Adopted even when a broker re-punch replaced the session meanwhile: the peer adopts it too.
-    const p = await this.deps.connector.start(intro, session.initiator, () => {}, null, REPATH_PUNCH, from)
+    const p = await this.deps.connector.start(intro, session.initiator, () => {}, null, punch, from)
     this.deps.adopt(p, reason(p.remote))
   }
 

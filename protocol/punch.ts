@@ -14,6 +14,8 @@ export interface PunchConfig {
   maxCandidates: number
   /** After the first answer, wait this long for better-ranked candidates to answer too. */
   selectMs: number
+  /** Probe addresses the peer's probes come from (peer-reflexive candidates); default true. A move toward a chosen path turns it off, so only that path can win. */
+  learnReflexive?: boolean
 }
 
 /** Default tunables. */
@@ -133,7 +135,7 @@ export function punchStep(state: PunchState, event: PunchEvent, now: number): { 
       actions.push({ type: 'send-ack', to: event.from, seq: event.seq })
       s = { ...s, remoteStreamId: event.streamId }
       // A probe from an address we did not know is a peer-reflexive candidate: probe it too.
-      if ((s.phase === 'probing' || s.phase === 'selecting') && !s.candidates.some((c) => sameAddr(c, event.from)) && s.candidates.length < s.config.maxCandidates) {
+      if (s.config.learnReflexive !== false && (s.phase === 'probing' || s.phase === 'selecting') && !s.candidates.some((c) => sameAddr(c, event.from)) && s.candidates.length < s.config.maxCandidates) {
         s = { ...s, candidates: [...s.candidates, event.from] }
         const seq = (s.seq + 1) >>> 0
         s = { ...s, seq, inflight: [...s.inflight, { seq, to: event.from, sentAt: now }].slice(-MAX_INFLIGHT) }

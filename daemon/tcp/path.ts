@@ -2,8 +2,9 @@
 // initiator offers its TCP candidates and the responder answers with its own; then both, for a
 // bounded window, dial the other's listener directly and connect from their fixed punching port
 // to the other's public mapping again and again (crossed SYNs: a simultaneous open). Every
-// connection that comes up runs Noise IK bound to the session; the initiator picks the first
-// and says so (SELECT), and the session's streams move onto it. Nothing waits on this: the UDP
+// connection that comes up runs Noise IK bound to the session; the initiator picks one (a LAN
+// connection at once, else the best that came up within a short window) and says so (SELECT),
+// and the session's streams move onto it. Nothing waits on this: the UDP
 // path already works when it starts.
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
@@ -11,7 +12,7 @@ import NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { TcpAnswer, TcpOffer } from '../../protocol/control.js'
 import { decodeMux, encodeMux } from '../../protocol/mux.js'
 import type { KeyPair } from '../../protocol/identity.js'
-import type { Addr } from '../../protocol/punch.js'
+import { rankOf, type Addr } from '../../protocol/punch.js'
 import { normalizeHost } from '../../common/lifecycle.js'
 import type { Logger } from '../../common/logger.js'
 import type { Counters } from '../counters.js'
@@ -28,6 +29,9 @@ const SELECT_GRACE_MS = 2_000
 // A failed or lost TCP path is tried again this often while the session lives.
 const RETRY_MS = 30_000
 const PROLOGUE = Buffer.from('p2pd/tcp/v1')
+// After the first connection that is not over a LAN, wait this long for a better one (a LAN
+// connection can lose the race to a public one on a busy machine, as in the UDP punch).
+const SELECT_MS = 150
 
 /** What the TCP path needs from a peer session. */
 export interface TcpSessionHost {
@@ -51,6 +55,8 @@ interface Attempt {
   sockets: Set<Socket>
   timer: NodeJS.Timeout
   resolve: (ok: boolean) => void
+  /** Initiator: the best connection so far, while the select window runs. */
+  best?: { carrier: NoiseSecretStream; sock: Socket; rank: number; timer: NodeJS.Timeout }
 }
 
 type Candidates = { listen: Addr[]; punch: Addr[] }
@@ -139,6 +145,7 @@ export class TcpPaths {
     if (a.done) return
     a.done = true
     clearTimeout(a.timer)
+    if (a.best) clearTimeout(a.best.timer)
     this.attempts.delete(a.token.toString('hex'))
     for (const s of a.sockets) s.destroy()
     a.sockets.clear()
@@ -210,8 +217,7 @@ export class TcpPaths {
       carrier.on('error', () => {})
       sock.resume()
       if (s.initiator) {
-        carrier.write(encodeMux({ type: 'select' }))
-        this.use(a, carrier, sock)
+        this.consider(a, carrier, sock)
         return
       }
       // The responder waits for the initiator's choice; a connection it did not choose is closed.
@@ -230,6 +236,28 @@ export class TcpPaths {
       this.deps.logger.debug({ err: err.message }, 'tcp handshake failed')
       sock.destroy()
     })
+  }
+
+  // Initiator: take a LAN connection at once; otherwise keep the best-ranked one and take it when
+  // the select window closes.
+  private consider(a: Attempt, carrier: NoiseSecretStream, sock: Socket): void {
+    const rank = rankOf({ host: normalizeHost(sock.remoteAddress ?? ''), port: sock.remotePort ?? 0 })
+    const best = a.best
+    if (best && best.rank <= rank) {
+      carrier.destroy()
+      return
+    }
+    if (best) best.carrier.destroy()
+    const choose = (): void => {
+      const b = a.best
+      if (!b || a.done) return
+      clearTimeout(b.timer)
+      a.best = undefined
+      b.carrier.write(encodeMux({ type: 'select' }))
+      this.use(a, b.carrier, b.sock)
+    }
+    a.best = { carrier, sock, rank, timer: best?.timer ?? setTimeout(choose, SELECT_MS) }
+    if (rank === 0) choose()
   }
 
   private use(a: Attempt, carrier: NoiseSecretStream, sock: Socket): void {

@@ -50,15 +50,20 @@ describe.skipIf(reason !== null)('failover to a standby path', () => {
   ] as const
   for (const { tcp, mode, what } of cases) it(`pulling the LAN cable moves the session to the public standby without a re-punch: ${what}`, async () => {
     const s = await setup(tcp ? [] : ['--no-tcp'])
+    // On a failed wait: what both daemons say about each other, and every path event.
+    const diag = async <T>(p: Promise<T>): Promise<T> => p.catch(async (err: Error) => {
+      const view = async (d: LabDaemon): Promise<string> => (await s.nodes.ctl(d, ['peers', '--json'])).stdout
+      throw new Error(`${err.message}\nalice peers: ${await view(s.alice)}\nbob peers: ${await view(s.bob)}\npath events: ${JSON.stringify(s.events().filter((e) => e.type === 'path' || e.type === 'punch'))}\nalice: ${s.alice.err().slice(-3000)}\nbob: ${s.bob.err().slice(-3000)}`)
+    })
     try {
       await s.nodes.ctl(s.alice, ['connect', 'bob'])
       // The LAN path is active; the public path through both NATs is a live standby. Under load
       // the public answer can win the punch's 80 ms window: the monitor then moves the session to
       // the LAN once that has answered for 5 s, 20 s after the session started.
-      await waitFor(async () => {
+      await diag(waitFor(async () => {
         const p = await peer(s.nodes, s.alice, 'bob')
         return p?.path?.remote.startsWith(`${s.lanB}:`) && p.path.standbyPaths?.some((x) => x.alive && x.remote.startsWith(`${s.rb.wan}:`))
-      }, { timeoutMs: 45_000, intervalMs: 200, what: 'the LAN path active with a live public standby' })
+      }, { timeoutMs: 45_000, intervalMs: 200, what: 'the LAN path active with a live public standby' }))
       if (tcp) await waitFor(async () => (await peer(s.nodes, s.alice, 'bob'))?.path?.proto === 'tcp', { timeoutMs: 15_000, intervalMs: 100, what: 'the TCP path' })
       const running = transfer(s.lab, s.a, mode, 9100, 64 * MiB, 60_000)
       const moved = async (): Promise<number> => {
@@ -87,7 +92,7 @@ describe.skipIf(reason !== null)('failover to a standby path', () => {
       const lanMoves = (): number => s.events().filter((e) => e.type === 'path' && /^switched to LAN path .*: rtt .* vs .* \(was public path .*\)$/.test(e.reason ?? '')).length
       const before = lanMoves()
       await s.lab.exec(s.a.ns, ['ip', 'link', 'set', 'eth1', 'up'])
-      await waitFor(async () => (await peer(s.nodes, s.alice, 'bob'))?.path?.remote.startsWith(`${s.lanB}:`), { timeoutMs: 60_000, intervalMs: 250, what: 'the session back on the LAN path' })
+      await diag(waitFor(async () => (await peer(s.nodes, s.alice, 'bob'))?.path?.remote.startsWith(`${s.lanB}:`), { timeoutMs: 60_000, intervalMs: 250, what: 'the session back on the LAN path' }))
       expect(lanMoves(), JSON.stringify(s.events().filter((e) => e.type === 'path'))).toBe(before + 1)
       const again = await transfer(s.lab, s.a, 'download', 9100, 4 * MiB, 30_000)
       expect(again, JSON.stringify(again)).toMatchObject({ ok: true, bytes: 4 * MiB })

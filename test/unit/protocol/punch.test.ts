@@ -43,6 +43,18 @@ describe('punch state machine', () => {
     expect(r.state.remoteStreamId).toBe(9)
   })
 
+  it('a move toward a chosen path (learnReflexive off) answers an unknown address but never probes it, so only the chosen path can win', () => {
+    const { state } = run(startPunch([lan], 0, { ...cfg, selectMs: 0, learnReflexive: false }), [[0, { type: 'tick' }]])
+    const prflx = { host: '203.0.113.77', port: 5555 }
+    const r = run(state, [[1, { type: 'probe', from: prflx, streamId: 9, seq: 3 }]])
+    expect(r.actions[0]).toEqual({ type: 'send-ack', to: prflx, seq: 3 })
+    expect(probesIn(r.actions)).toEqual([])
+    expect(r.state.candidates).toEqual([lan])
+    const seq = probesIn(run(startPunch([lan], 0, { ...cfg, selectMs: 0, learnReflexive: false }), [[0, { type: 'tick' }]]).actions)[0]!.seq
+    const won = run(r.state, [[2, { type: 'ack', from: lan, streamId: 9, seq }]])
+    expect(won.actions.find((a) => a.type === 'succeeded')).toMatchObject({ remote: lan })
+  })
+
   it('ignores answers to probes it never sent', () => {
     const { state } = run(startPunch([pub], 0, cfg), [[0, { type: 'tick' }]])
     const r = run(state, [[5, { type: 'ack', from: pub, streamId: 1, seq: 999 }]])
