@@ -126,6 +126,11 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     return this.mux.usable
   }
 
+  /** The TCP carrier's remote address while forwarded connections ride one. */
+  get tcpRemote(): Addr | null {
+    return this.onTcp ? this.mux.info?.remote ?? null : null
+  }
+
   /** Send a TCP path control message. */
   sendControl(msg: TcpOffer | TcpAnswer): void {
     this.send(msg)

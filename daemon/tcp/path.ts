@@ -42,6 +42,10 @@ export interface TcpSessionHost {
   readonly alive: boolean
   /** A TCP carrier is in use. */
   readonly onTcp: boolean
+  /** The UDP path's remote address (its class tells whether the TCP path is as good). */
+  readonly remote: Addr
+  /** The TCP carrier's remote address while one is in use. */
+  readonly tcpRemote: Addr | null
   sendControl(msg: TcpOffer | TcpAnswer): void
   attachTcp(carrier: NoiseSecretStream, info: CarrierInfo): void
   /** 'tcp-lost': the TCP carrier died (try again later). */
@@ -77,11 +81,15 @@ export class TcpPaths {
     })
   }
 
-  /** Look for a TCP path now and, while the session lives without one, every RETRY_MS (initiator only). */
+  /**
+   * Look for a TCP path now and, while the session lives without one (or with one of a worse class
+   * than its UDP path: the session moved to a LAN while the TCP path runs through the NATs), every
+   * RETRY_MS (initiator only).
+   */
   manage(session: TcpSessionHost): void {
     if (!session.initiator) return
     const round = async (): Promise<void> => {
-      if (!session.alive || session.onTcp) return
+      if (!session.alive || (session.onTcp && !worseThanUdp(session))) return
       const ok = await this.offer(session).catch(() => false)
       if (!ok && session.alive) later()
     }
@@ -267,4 +275,10 @@ export class TcpPaths {
     this.deps.logger.info({ local: `${sock.localAddress}:${sock.localPort}`, remote: `${sock.remoteAddress}:${sock.remotePort}` }, 'tcp path up')
     a.session.attachTcp(carrier, { proto: 'tcp', local: addr(sock.localAddress, sock.localPort), remote: addr(sock.remoteAddress, sock.remotePort) })
   }
+}
+
+// A TCP path of a worse class than the session's UDP path (public against LAN).
+function worseThanUdp(session: TcpSessionHost): boolean {
+  const t = session.tcpRemote
+  return t !== null && rankOf(t) > rankOf(session.remote)
 }
