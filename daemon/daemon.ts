@@ -134,9 +134,9 @@ export class Daemon implements DaemonApi {
         case 'relayAllocated':
         case 'error': {
           // Brokers are spoken to from the main socket, and from interface sockets for their own registrations.
-          const b = socket === this.endpoint.socket ? this.brokers.find((x) => x.owns(from)) : undefined
-          if (b) b.handle(msg)
-          else if (socket === this.endpoint.socket || !this.brokers.some((x) => x.owns(from)) || !this.ifaceEndpoints.handle(msg, from, socket)) this.counters.inc('udp_dropped_not_from_broker')
+          const broker = socket === this.endpoint.socket ? this.brokers.find((x) => x.owns(from)) : undefined
+          if (broker) broker.handle(msg)
+          else if (socket === this.endpoint.socket || !this.ifaceEndpoints.handle(msg, from, socket)) this.counters.inc('udp_dropped_not_from_broker')
           return
         }
         default:
@@ -180,10 +180,10 @@ export class Daemon implements DaemonApi {
     b.on('change', (info) => this.emit({ type: 'broker', broker: info }))
     // A stall or an interface change refreshes the main registration: the other endpoints too.
     b.on('refresh', () => this.ifaceEndpoints.refreshNow())
+    // Its first answer tells which interface reaches it (the main socket's): sort the endpoints again.
+    b.once('registered', () => void this.ifaceEndpoints.sync())
     b.on('registered', () => {
       this.counters.inc('broker_registrations')
-      // The first answer tells which interface reaches the brokers (the main socket's).
-      if (this.counters.get('broker_registrations') === 1) void this.ifaceEndpoints.sync()
       // The classification needs two brokers' answers; once it changes, tell every broker now so
       // that introductions carry it (peers plan many-port probing or a relay from it).
       const nat = this.natMapping()

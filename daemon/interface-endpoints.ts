@@ -12,7 +12,7 @@ import { encodeSigned, type WireMessage } from '../protocol/wire.js'
 import type { KeyPair } from '../protocol/identity.js'
 import type { Addr } from '../protocol/punch.js'
 import { classifyNat, type NatClassification } from '../protocol/nat-classify.js'
-import { formatHostPort } from '../common/lifecycle.js'
+import { familyOf, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { Counters } from './counters.js'
 import type { Endpoint } from './endpoint.js'
@@ -46,7 +46,8 @@ const DEFAULT_TARGET = { 4: '192.0.2.1', 6: '2001:db8::1' } as const
 export class InterfaceEndpoints {
   private readonly entries = new Map<string, Entry>()
   private timer: NodeJS.Timeout | null = null
-  private syncing = false
+  private syncing: Promise<void> | null = null
+  private again = false
   private reqId = randomInt(1, 0x7fffffff)
 
   constructor(
@@ -77,41 +78,50 @@ export class InterfaceEndpoints {
     this.timer = null
   }
 
-  /** Open sockets for new addresses off the default route's interface, close those of addresses gone. */
+  /** Open sockets for new addresses off the default route's interface, close those of addresses gone. A call during a sync runs once more after it. */
   async sync(): Promise<void> {
-    if (this.syncing) return
-    this.syncing = true
-    try {
-      const usable = this.deps.usable().filter((a) => a.family === 4 || this.deps.endpoint.dualStack)
-      for (const address of [...this.entries.keys()]) {
-        if (usable.some((a) => a.address === address)) continue
-        this.entries.delete(address)
-        this.deps.endpoint.closeInterfaceSocket(address)
-        this.deps.logger.info({ address }, 'interface address gone: its endpoint is closed')
+    if (this.syncing) {
+      this.again = true
+      return this.syncing
+    }
+    this.syncing = this.syncOnce().finally(() => {
+      this.syncing = null
+    })
+    await this.syncing
+    if (this.again) {
+      this.again = false
+      await this.sync()
+    }
+  }
+
+  private async syncOnce(): Promise<void> {
+    const usable = this.deps.usable().filter((a) => a.family === 4 || this.deps.endpoint.dualStack)
+    for (const address of [...this.entries.keys()]) {
+      if (usable.some((a) => a.address === address)) continue
+      this.entries.delete(address)
+      this.deps.endpoint.closeInterfaceSocket(address)
+      this.deps.logger.info({ address }, 'interface address gone: its endpoint is closed')
+    }
+    const defaults = new Map<number, string | null>()
+    for (const family of [4, 6] as const) {
+      const broker = this.deps.brokers().map((b) => b.resolvedAddress()).find((b) => b !== null && familyOf(b.host) === family)
+      defaults.set(family, await this.deps.routeSource(broker?.host ?? DEFAULT_TARGET[family], broker?.port ?? 9))
+    }
+    // The main socket serves the default route's interface (every address on it); an address
+    // that becomes the default later keeps its socket (a session may be running on it).
+    const mainIfaces = new Set(usable.filter((a) => defaults.get(a.family) === a.address).map((a) => `${a.family}|${a.name}`))
+    for (const a of usable) {
+      if (this.entries.has(a.address) || mainIfaces.has(`${a.family}|${a.name}`) || this.entries.size >= MAX_SOCKETS) continue
+      let socket: UDXSocket
+      try {
+        socket = this.deps.endpoint.openInterfaceSocket(a.address)
+      } catch (err) {
+        this.deps.counters.inc('interface_socket_bind_errors')
+        this.deps.logger.warn({ err, address: a.address }, 'could not open an endpoint on this address')
+        continue
       }
-      const defaults = new Map<number, string | null>()
-      for (const family of [4, 6] as const) {
-        const broker = this.deps.brokers().map((b) => b.resolvedAddress()).find((b) => b !== null && (b.host.includes(':') ? 6 : 4) === family)
-        defaults.set(family, await this.deps.routeSource(broker?.host ?? DEFAULT_TARGET[family], broker?.port ?? 9))
-      }
-      // The main socket serves the default route's interface (every address on it); an address
-      // that becomes the default later keeps its socket (a session may be running on it).
-      const mainIfaces = new Set(usable.filter((a) => defaults.get(a.family) === a.address).map((a) => `${a.family}|${a.name}`))
-      for (const a of usable) {
-        if (this.entries.has(a.address) || mainIfaces.has(`${a.family}|${a.name}`) || this.entries.size >= MAX_SOCKETS) continue
-        let socket: UDXSocket
-        try {
-          socket = this.deps.endpoint.openInterfaceSocket(a.address)
-        } catch (err) {
-          this.deps.counters.inc('interface_socket_bind_errors')
-          this.deps.logger.warn({ err, address: a.address }, 'could not open an endpoint on this address')
-          continue
-        }
-        this.entries.set(a.address, { local: a, socket, regs: new Map(), openedAt: this.now() })
-        this.deps.logger.info({ interface: a.name, endpoint: formatHostPort(a.address, socket.address().port) }, 'endpoint opened on a non-default interface')
-      }
-    } finally {
-      this.syncing = false
+      this.entries.set(a.address, { local: a, socket, regs: new Map(), openedAt: this.now() })
+      this.deps.logger.info({ interface: a.name, endpoint: formatHostPort(a.address, socket.address().port) }, 'endpoint opened on a non-default interface')
     }
     this.tick()
   }
@@ -186,7 +196,7 @@ export class InterfaceEndpoints {
     for (const e of this.entries.values()) {
       for (const b of brokers) {
         const to = b.resolvedAddress()
-        if (!to || !b.registered || (to.host.includes(':') ? 6 : 4) !== e.local.family) continue
+        if (!to || !b.registered || familyOf(to.host) !== e.local.family) continue
         const id = formatHostPort(to.host, to.port)
         let reg = e.regs.get(id)
         if (!reg) e.regs.set(id, (reg = { server: to, reqId: null, sentAt: 0, tries: 0, nextAt: 0, observed: null, answeredAt: null, refused: null }))

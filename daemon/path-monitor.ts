@@ -174,8 +174,8 @@ export class PathMonitor {
   // session's, and the main socket when the session runs on another.
   private localVias(session: PeerSession): LocalVia[] {
     const out: LocalVia[] = []
-    if (session.socket !== this.deps.endpoint.socket && this.deps.endpoint.interfaceAddressOf(session.socket) !== null) out.push({ id: MAIN_VIA, family: 0 })
-    for (const [address, socket] of this.deps.endpoint.interfaceSockets()) if (socket !== session.socket) out.push({ id: address, family: address.includes(':') ? 6 : 4 })
+    if (this.deps.endpoint.interfaceAddressOf(session.socket) !== null) out.push({ id: MAIN_VIA, family: 0 })
+    for (const [address, socket] of this.deps.endpoint.interfaceSockets()) if (socket !== session.socket) out.push({ id: address, family: familyOf(address) })
     return out
   }
 
