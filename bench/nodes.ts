@@ -23,7 +23,7 @@ export const ROOT = findRoot(import.meta.dirname)
 /** A built entry point (dist/NAME/bin.js). */
 export const distBin = (name: 'broker' | 'daemon' | 'ctl'): string => join(ROOT, 'dist', name, 'bin.js')
 /** A benchmark helper program (bench/bin/NAME.mjs). */
-export const helper = (name: 'client' | 'server'): string => join(ROOT, 'bench', 'bin', `${name}.mjs`)
+export const helper = (name: 'client' | 'server' | 'relay'): string => join(ROOT, 'bench', 'bin', `${name}.mjs`)
 
 /** Open-file limit for lab programs: the hard limit we have (raising it may be refused), at most 65536. */
 export const NOFILE = ((): number => {

@@ -6,8 +6,8 @@ import { collect, helper, withFiles } from './nodes.js'
 
 /** Where a client connects: the forward's local end, or the router's DNAT port. */
 export interface Target {
-  /** "p2pd" or "plain". */
-  kind: 'p2pd' | 'plain'
+  /** "p2pd", "plain", or "relay" (two bare Node relays, bench/bin/relay.mjs). */
+  kind: 'p2pd' | 'plain' | 'relay'
   host: string
   echoPort: number
   sourcePort: number
@@ -17,6 +17,12 @@ export interface Target {
 export async function startServer(lab: Lab, host: Host, echoPort: number, sourcePort: number): Promise<void> {
   const c = collect(lab.spawn(host.ns, withFiles([process.execPath, helper('server'), String(echoPort), String(sourcePort)])))
   await waitFor(() => c.out().includes('ready'), { timeoutMs: 10_000, what: `bench server ready (${c.err()})` })
+}
+
+/** Start relay.mjs on `host`: each [listenPort, targetHost, targetPort] copies bytes to its target. */
+export async function startRelay(lab: Lab, host: Host, routes: [number, string, number][]): Promise<void> {
+  const c = collect(lab.spawn(host.ns, withFiles([process.execPath, helper('relay'), ...routes.flat().map(String)])))
+  await waitFor(() => c.out().includes('ready'), { timeoutMs: 10_000, what: `relay ready (${c.err()})` })
 }
 
 function parseLine<T>(text: string): T {

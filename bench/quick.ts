@@ -8,7 +8,7 @@ import { roundTrips, throughput } from './flows.js'
 import { SETTLE_MS, daemonsRss, settledRss } from './memory.js'
 import { BenchNodes, cpuMs } from './nodes.js'
 import { renderTable, type Row } from './report.js'
-import { buildTopology } from './topology.js'
+import { buildTopology, relayFloor } from './topology.js'
 
 const MiB = 1024 * 1024
 const RUNS = Number(process.env.QUICK_RUNS ?? 3)
@@ -34,6 +34,13 @@ async function main(): Promise<void> {
     // CPU per byte moved barely depends on what else the machine runs: compare changes with it.
     const perGiB = cpuUsed.map((c) => c / ((RUNS * 256) / 1024))
     const plain = await throughput(lab, topo.a, topo.plain, 256 * MiB, RUNS)
+    // QUICK_FLOOR=1: also two bare Node relays on the same path, what any Node tunnel starts from.
+    if (process.env.QUICK_FLOOR === '1') {
+      const relay = await relayFloor(lab, topo)
+      const rr = await roundTrips(lab, topo.a, relay, 64, 200, 2000)
+      const rt = await throughput(lab, topo.a, relay, 256 * MiB, RUNS)
+      process.stdout.write(`bare Node relays: ${rt.median.toFixed(0)} Mbit/s (${(rt.median / plain.median).toFixed(2)}x), ping-pong p50 ${rr.p50.toFixed(3)} ms (+${(rr.p50 - rtt.plain.p50).toFixed(3)} ms)\n`)
+    }
     const rows: Row[] = [
       { metric: `throughput, 256 MiB (median of ${RUNS})`, unit: 'Mbit/s', p2pd: p2pd.median, plain: plain.median, digits: 0 },
       { metric: '64 B ping-pong p50', unit: 'ms', p2pd: rtt.p2pd.p50, plain: rtt.plain.p50, digits: 3 },

@@ -4,11 +4,11 @@
 import type { ForwardInfo, PeerInfo } from '../daemon/api/types.js'
 import type { Host, Lab, Router } from '../test/lab/lab.js'
 import { BenchNodes, type BenchDaemon } from './nodes.js'
-import { startServer, type Target } from './programs.js'
+import { startRelay, startServer, type Target } from './programs.js'
 import { waitFor } from '../test/helpers/wait-for.js'
 
 /** bob's server ports, and where each reaches them from alice's host. */
-export const PORTS = { echo: 9000, source: 9001, fwdEcho: 9100, fwdSource: 9101, natEcho: 19000, natSource: 19001 }
+export const PORTS = { echo: 9000, source: 9001, fwdEcho: 9100, fwdSource: 9101, natEcho: 19000, natSource: 19001, relayEcho: 9200, relaySource: 9201 }
 
 /** Everything a measurement needs. */
 export interface Topology {
@@ -63,4 +63,17 @@ export async function buildTopology(lab: Lab, nodes: BenchNodes): Promise<Topolo
     p2pd: { kind: 'p2pd', host: '127.0.0.1', echoPort: PORTS.fwdEcho, sourcePort: PORTS.fwdSource },
     plain: { kind: 'plain', host: bobRouter.wan, echoPort: PORTS.natEcho, sourcePort: PORTS.natSource },
   }
+}
+
+/**
+ * The floor of a Node tunnel on this path: a bare relay on each host (bench/bin/relay.mjs: no
+ * crypto, framing or multiplexing), bob's behind the same DNAT as plain TCP. Clients reach it at
+ * the returned target on alice's host.
+ */
+export async function relayFloor(lab: Lab, topo: Topology): Promise<Target> {
+  const wan = (p: number): number => p + 10_000
+  await startRelay(lab, topo.b, [[PORTS.relayEcho, '127.0.0.1', PORTS.echo], [PORTS.relaySource, '127.0.0.1', PORTS.source]])
+  for (const p of [PORTS.relayEcho, PORTS.relaySource]) await dnat(lab, topo.bobRouter, wan(p), topo.b.ip, p)
+  await startRelay(lab, topo.a, [[PORTS.relayEcho, topo.bobRouter.wan, wan(PORTS.relayEcho)], [PORTS.relaySource, topo.bobRouter.wan, wan(PORTS.relaySource)]])
+  return { kind: 'relay', host: '127.0.0.1', echoPort: PORTS.relayEcho, sourcePort: PORTS.relaySource }
 }
