@@ -7,12 +7,12 @@ import { join } from 'node:path'
 import { Lab } from '../test/lab/lab.js'
 import { labUnavailableReason } from '../test/lab/netns.js'
 import { connectRuns, type ConnectRun } from './connect-time.js'
-import { connectionOpen, roundTrips, roundTripsUnderLoad, throughput } from './flows.js'
+import { connectionOpen, roundTripsAlternating, roundTripsUnderLoad, throughput } from './flows.js'
 import { SETTLE_MS, daemonsRss, heldConnections, settledRss } from './memory.js'
 import { BenchNodes, cpuMs, daemonArgv, ROOT } from './nodes.js'
 import { renderTable, ratio, type Row } from './report.js'
 import { median } from './stats.js'
-import { buildTopology } from './topology.js'
+import { buildTopology, relayFloor } from './topology.js'
 import { udpRoundTrips } from './udp.js'
 
 const MiB = 1024 * 1024
@@ -96,10 +96,12 @@ async function main(): Promise<void> {
       p2pd: await connectionOpen(lab, a, topo.p2pd, PLAN.openWarmup, PLAN.openCount),
       plain: await connectionOpen(lab, a, topo.plain, PLAN.openWarmup, PLAN.openCount),
     }))
-    const rtt = await phase('round trips', async () => ({
-      p2pd: await roundTrips(lab, a, topo.p2pd, PLAN.pingSize, PLAN.pingWarmup, PLAN.pingRounds),
-      plain: await roundTrips(lab, a, topo.plain, PLAN.pingSize, PLAN.pingWarmup, PLAN.pingRounds),
-    }))
+    // The floor: two bare Node relays on the same path (no crypto, framing or multiplexing).
+    const relay = await phase('bare Node relays (the floor)', () => relayFloor(lab, topo))
+    const rtt = await phase('round trips (p2pd, plain and the relays in turns)', async () => {
+      const [p2pd, plain, floor] = await roundTripsAlternating(lab, a, [topo.p2pd, topo.plain, relay], PLAN.pingSize, PLAN.pingWarmup, PLAN.pingRounds)
+      return { p2pd: p2pd!, plain: plain!, floor: floor! }
+    })
     const loaded = await phase('round trips beside a bulk download', async () => ({
       p2pd: await roundTripsUnderLoad(lab, a, topo.p2pd, PLAN.pingSize, PLAN.loadedRounds, PLAN.loadedBulkBytes),
       plain: await roundTripsUnderLoad(lab, a, topo.plain, PLAN.pingSize, PLAN.loadedRounds, PLAN.loadedBulkBytes),
@@ -111,7 +113,11 @@ async function main(): Promise<void> {
     const wallMs = p2pdTput.runs.reduce((n, r) => n + r.ms, 0)
     // Share of one core each daemon used while the p2pd downloads ran (where the time goes).
     const downloadCpuPct = { alice: ((await cpuMs(pids.alice)) - cpu0.alice) / wallMs * 100, bob: ((await cpuMs(pids.bob)) - cpu0.bob) / wallMs * 100 }
-    const tput = { p2pd: p2pdTput, plain: await phase('throughput plain', () => throughput(lab, a, topo.plain, PLAN.downloadBytes, PLAN.downloadRuns)) }
+    const tput = {
+      p2pd: p2pdTput,
+      plain: await phase('throughput plain', () => throughput(lab, a, topo.plain, PLAN.downloadBytes, PLAN.downloadRuns)),
+      floor: await phase('throughput bare Node relays', () => throughput(lab, a, relay, PLAN.downloadBytes, PLAN.downloadRuns)),
+    }
     const afterTraffic = await daemonsRss(topo.alice, topo.bob)
     const connects = await phase('time to direct path', () => connectRuns(nodes, a, PLAN.connectRuns))
 
@@ -121,6 +127,8 @@ async function main(): Promise<void> {
       { metric: `throughput, one TCP flow, ${PLAN.downloadBytes / MiB} MiB download (median of ${PLAN.downloadRuns})`, unit: 'Mbit/s', p2pd: tput.p2pd.median, plain: tput.plain.median, digits: 0 },
       { metric: `round trip, ${PLAN.pingSize} B ping-pong p50 (${PLAN.pingRounds} rounds)`, unit: 'ms', p2pd: rtt.p2pd.p50, plain: rtt.plain.p50, digits: 3 },
       { metric: `round trip, ${PLAN.pingSize} B ping-pong p99`, unit: 'ms', p2pd: rtt.p2pd.p99, plain: rtt.plain.p99, digits: 3 },
+      { metric: 'floor: throughput through two bare Node relays (no crypto), in the p2pd column', unit: 'Mbit/s', p2pd: tput.floor.median, plain: tput.plain.median, digits: 0 },
+      { metric: `floor: ${PLAN.pingSize} B ping-pong p50 through two bare Node relays, in the p2pd column`, unit: 'ms', p2pd: rtt.floor.p50, plain: rtt.plain.p50, digits: 3 },
       { metric: `round trip p50 while another connection downloads (head-of-line, ${PLAN.loadedRounds} rounds)`, unit: 'ms', p2pd: loaded.p2pd.rtt.p50, plain: loaded.plain.rtt.p50, digits: 3 },
       { metric: 'round trip p99 while another connection downloads', unit: 'ms', p2pd: loaded.p2pd.rtt.p99, plain: loaded.plain.rtt.p99, digits: 3 },
       { metric: `UDP request/response, 64-1200 B, p50 (${PLAN.udpRounds} rounds)`, unit: 'ms', p2pd: udp.p2pd.p50, plain: udp.plain.p50, digits: 3 },

@@ -20,6 +20,17 @@ export async function roundTrips(lab: Lab, host: Host, t: Target, size: number, 
   return summarize(r.samplesMs)
 }
 
+/**
+ * Round trips to each target on one connection apiece, taken in turns of `block` rounds inside one
+ * client: drift of the machine's speed during the run weighs on all targets alike.
+ */
+export async function roundTripsAlternating(lab: Lab, host: Host, targets: Target[], size: number, warmup: number, rounds: number, block = 100): Promise<Summary[]> {
+  const [first, ...more] = targets
+  if (!first) return []
+  const r = await runClient<{ samplesMs: number[][] }>(lab, host, ['alternate', first.host, first.echoPort, size, warmup, rounds, block, ...more.flatMap((t) => [t.host, t.echoPort])], 120_000)
+  return r.samplesMs.map(summarize)
+}
+
 /** Sequential new connections: connect() to the first echo byte, and connect() alone. */
 export async function connectionOpen(lab: Lab, host: Host, t: Target, warmup: number, count: number): Promise<{ open: Summary; connect: Summary }> {
   const r = await runClient<{ openMs: number[]; connectMs: number[] }>(lab, host, ['open', t.host, t.echoPort, warmup, count], 60_000)

@@ -1,10 +1,11 @@
 // node dist/bench/quick.js: the data-path figures only (throughput of one flow, 64 B round trips,
-// idle RSS a second after connecting and once settled), p2pd against plain TCP in the same run, in ~45 s. For trying a change; `npm run
+// idle RSS a second after connecting and once settled), p2pd against plain TCP in the same run (round
+// trips in turns), in ~45 s. For trying a change; `npm run
 // bench` stays the reference. QUICK_RUNS sets the downloads (default 3); daemons stop gracefully
 // at the end, so P2PD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" writes their profiles.
 import { Lab } from '../test/lab/lab.js'
 import { labUnavailableReason } from '../test/lab/netns.js'
-import { roundTrips, throughput } from './flows.js'
+import { roundTripsAlternating, throughput } from './flows.js'
 import { SETTLE_MS, daemonsRss, settledRss } from './memory.js'
 import { BenchNodes, cpuMs } from './nodes.js'
 import { renderTable, type Row } from './report.js'
@@ -24,7 +25,10 @@ async function main(): Promise<void> {
     await new Promise((resolve) => setTimeout(resolve, 1000))
     const idle = await daemonsRss(topo.alice, topo.bob)
     const settled = await settledRss(topo.alice, topo.bob)
-    const rtt = { p2pd: await roundTrips(lab, topo.a, topo.p2pd, 64, 200, 2000), plain: await roundTrips(lab, topo.a, topo.plain, 64, 200, 2000) }
+    // QUICK_FLOOR=1: also two bare Node relays on the same path, what any Node tunnel starts from.
+    const relay = process.env.QUICK_FLOOR === '1' ? await relayFloor(lab, topo) : null
+    const [p2pdRtt, plainRtt, floorRtt] = await roundTripsAlternating(lab, topo.a, [topo.p2pd, topo.plain, ...(relay ? [relay] : [])], 64, 200, 2000)
+    const rtt = { p2pd: p2pdRtt!, plain: plainRtt! }
     const pids = [topo.alice.child.pid!, topo.bob.child.pid!]
     const cpu0 = await Promise.all(pids.map(cpuMs))
     const p2pd = await throughput(lab, topo.a, topo.p2pd, 256 * MiB, RUNS)
@@ -34,12 +38,9 @@ async function main(): Promise<void> {
     // CPU per byte moved barely depends on what else the machine runs: compare changes with it.
     const perGiB = cpuUsed.map((c) => c / ((RUNS * 256) / 1024))
     const plain = await throughput(lab, topo.a, topo.plain, 256 * MiB, RUNS)
-    // QUICK_FLOOR=1: also two bare Node relays on the same path, what any Node tunnel starts from.
-    if (process.env.QUICK_FLOOR === '1') {
-      const relay = await relayFloor(lab, topo)
-      const rr = await roundTrips(lab, topo.a, relay, 64, 200, 2000)
+    if (relay && floorRtt) {
       const rt = await throughput(lab, topo.a, relay, 256 * MiB, RUNS)
-      process.stdout.write(`bare Node relays: ${rt.median.toFixed(0)} Mbit/s (${(rt.median / plain.median).toFixed(2)}x), ping-pong p50 ${rr.p50.toFixed(3)} ms (+${(rr.p50 - rtt.plain.p50).toFixed(3)} ms)\n`)
+      process.stdout.write(`bare Node relays: ${rt.median.toFixed(0)} Mbit/s (${(rt.median / plain.median).toFixed(2)}x), ping-pong p50 ${floorRtt.p50.toFixed(3)} ms (+${(floorRtt.p50 - rtt.plain.p50).toFixed(3)} ms)\n`)
     }
     const rows: Row[] = [
       { metric: `throughput, 256 MiB (median of ${RUNS})`, unit: 'Mbit/s', p2pd: p2pd.median, plain: plain.median, digits: 0 },

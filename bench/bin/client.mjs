@@ -2,6 +2,9 @@
 // Each prints one JSON line ({ ok: true, ... } or { ok: false, error }) and exits.
 //   client.mjs download HOST PORT BYTES             one flow from server.mjs's source port
 //   client.mjs pingpong HOST PORT SIZE WARMUP ROUNDS  round trips on one echo connection
+//   client.mjs alternate HOST PORT SIZE WARMUP ROUNDS BLOCK HOST2 PORT2 [HOST3 PORT3 ...]
+//                                                  the same on one connection per target, taken
+//                                                  in turns of BLOCK rounds (samplesMs per target)
 //   client.mjs open HOST PORT WARMUP COUNT          sequential connects: connect() to first echo byte
 //   client.mjs hold HOST PORT COUNT BATCH           COUNT echo connections kept open until SIGTERM
 // Times are milliseconds from process.hrtime. Every mode gives up after LIMIT_MS.
@@ -22,9 +25,9 @@ const done = (result) => {
 const fail = (e) => done({ ok: false, error: e instanceof Error ? (e.code ?? e.message) : String(e) })
 setTimeout(() => fail('time limit'), LIMIT_MS).unref()
 
-function connect() {
+function connect(h = host, p = port) {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, noDelay: true })
+    const s = net.connect({ host: h, port: p, noDelay: true })
     s.once('error', reject)
     s.once('connect', () => resolve(s))
   })
@@ -74,16 +77,37 @@ async function download(bytes) {
 
 async function pingpong(size, warmup, rounds) {
   const s = await connect()
-  const msg = Buffer.alloc(size, 0x70)
-  const samples = []
-  for (let i = 0; i < warmup + rounds; i++) {
+  const samples = await exchange(s, Buffer.alloc(size, 0x70), warmup, [])
+  await exchange(s, Buffer.alloc(size, 0x70), rounds, samples)
+  s.destroy()
+  return { ok: true, size, rounds, samplesMs: samples }
+}
+
+// `rounds` echoed writes of msg on s, one at a time; each round trip's time goes to `samples`.
+async function exchange(s, msg, rounds, samples) {
+  for (let i = 0; i < rounds; i++) {
     const t0 = now()
-    const reply = readN(s, size)
+    const reply = readN(s, msg.length)
     s.write(msg)
     await reply
-    if (i >= warmup) samples.push(round(now() - t0))
+    samples.push(round(now() - t0))
   }
-  s.destroy()
+  return samples
+}
+
+// Round trips to several targets in turns of `block`, so that a machine whose speed drifts
+// (other load, CPU clocks) weighs on every target alike: ratios within one run stay comparable.
+async function alternate(size, warmup, rounds, block, more) {
+  const targets = [[host, port]]
+  for (let i = 0; i + 1 < more.length; i += 2) targets.push([more[i], Number(more[i + 1])])
+  const socks = await Promise.all(targets.map(([h, p]) => connect(h, p)))
+  const msg = Buffer.alloc(size, 0x70)
+  for (const s of socks) await exchange(s, msg, warmup, [])
+  const samples = socks.map(() => [])
+  for (let done = 0; done < rounds; done += block) {
+    for (let t = 0; t < socks.length; t++) await exchange(socks[t], msg, Math.min(block, rounds - done), samples[t])
+  }
+  for (const s of socks) s.destroy()
   return { ok: true, size, rounds, samplesMs: samples }
 }
 
@@ -140,6 +164,7 @@ async function hold(count, batch) {
 const modes = {
   download: () => download(args[0]),
   pingpong: () => pingpong(args[0], args[1], args[2]),
+  alternate: () => alternate(args[0], args[1], args[2], args[3], rest.slice(4)),
   open: () => open(args[0], args[1]),
   hold: () => hold(args[0], args[1]),
 }

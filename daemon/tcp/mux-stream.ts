@@ -33,6 +33,10 @@ export class MuxStream extends Duplex {
   // The reader's buffer filled (push returned false): credit is due when it asks for more.
   private starved = false
   private readonly outq: Buffer[] = []
+  // Where `sent` falls in outq: chunk index and that chunk's first byte offset. A chatty stream
+  // holds thousands of small chunks until the next credit; finding the spot from the head each
+  // time cost O(chunks) per write.
+  private cursor = { i: 0, at: 0 }
   private acked = 0
   private written = 0
   private sent = 0
@@ -102,12 +106,8 @@ export class MuxStream extends Duplex {
   flush(): void {
     if (this.awaitingResume || this.aborted) return
     while (this.sent < this.written && this.host.writable) {
-      // Find the queued chunk holding offset `sent` (the queue starts at offset `acked`).
-      let off = this.acked
-      let i = 0
-      while (off + this.outq[i]!.length <= this.sent) off += this.outq[i++]!.length
-      const chunk = this.outq[i]!
-      const from = this.sent - off
+      const chunk = this.chunkAtSent()
+      const from = this.sent - this.cursor.at
       const n = Math.min(chunk.length - from, MAX_DATA)
       const frame = this.host.allocData(n)
       writeDataHeader(frame, this.id)
@@ -183,20 +183,36 @@ export class MuxStream extends Duplex {
     return !this.aborted && this.peerEnded && this.endAt !== null && this.acked >= this.endAt
   }
 
+  // The queued chunk holding offset `sent` (the queue starts at offset `acked`), via the cursor.
+  private chunkAtSent(): Buffer {
+    const c = this.cursor
+    if (c.at > this.sent || c.i >= this.outq.length) {
+      c.i = 0
+      c.at = this.acked
+    }
+    while (c.at + this.outq[c.i]!.length <= this.sent) c.at += this.outq[c.i++]!.length
+    return this.outq[c.i]!
+  }
+
   private ack(to: number): void {
     let drop = to - this.acked
     if (drop <= 0) return
     this.acked = to
+    let shifted = 0
     while (drop > 0 && this.outq.length > 0) {
       const head = this.outq[0]!
       if (head.length <= drop) {
         drop -= head.length
         this.outq.shift()
+        shifted++
       } else {
         this.outq[0] = head.subarray(drop)
         drop = 0
       }
     }
+    // Keep the cursor on the same chunk; one that was dropped or trimmed restarts at the head.
+    this.cursor.i -= shifted
+    if (this.cursor.i <= 0) this.cursor = { i: 0, at: to }
     if (this.written - this.acked < WINDOW) this.releaseWrite()
     if (this.destroyed && this.endAt !== null && this.acked >= this.endAt) this.host.forget(this.id, this.finished)
   }
