@@ -215,6 +215,8 @@ export class Daemon implements DaemonApi {
       this.deps.logger.info({ addresses: now }, 'interface addresses changed; re-registering')
       void this.ifaceEndpoints.sync()
       for (const b of this.brokers) b.refreshNow()
+      // Live sessions learn them too: no introduction would tell the peer before the next punch.
+      this.peerManager.announce(this.hostCandidates())
     }, INTERFACE_POLL_MS)
     this.ifaceTimer.unref()
   }

@@ -35,6 +35,12 @@ const MOVE_PUNCH: PunchConfig = { ...REPATH_PUNCH, learnReflexive: false }
 /** One standby as the API shows it; `local` = the local address it leaves from when not the session's socket. */
 export interface StandbyInfo { remote: string; local: string | null; rttMs: number | null; alive: boolean }
 
+// An address worth probing: a port, and not unspecified, loopback, link-local, multicast or broadcast.
+const UNUSABLE = /^(0\.0\.0\.0$|::$|::1$|127\.|169\.254\.|255\.255\.255\.255$|2(2[4-9]|3\d)\.|ff|fe[89ab])/i
+function usableAddr(a: Addr): boolean {
+  return a.port !== 0 && !UNUSABLE.test(a.host)
+}
+
 // The main socket as a path's local side, when the session runs on another socket.
 const MAIN_VIA = 'main'
 
@@ -104,6 +110,11 @@ export class PathMonitor {
     })
     session.on('close', () => {
       if (this.session === session) this.detach()
+    })
+    // The peer's addresses changed (ADDRS): new ones become paths to probe, e.g. a LAN both joined.
+    session.on('addrs', (addrs: Addr[]) => {
+      if (this.session !== session) return
+      for (const addr of addrs.filter(usableAddr)) this.feed({ type: 'add', addr, rank: rankOf(addr) })
     })
     this.feed({ type: 'tick' })
   }

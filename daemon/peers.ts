@@ -244,6 +244,11 @@ export class PeerManager {
     })
   }
 
+  /** Tell every connected peer our addresses now (they changed): their monitors try the new ones. */
+  announce(addrs: Addr[]): void {
+    for (const e of this.entries.values()) if (e.session?.alive) e.session.announce(addrs)
+  }
+
   /** Close every session. */
   closeAll(): void {
     for (const e of this.entries.values()) e.session?.close('daemon stopping')

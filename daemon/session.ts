@@ -5,13 +5,13 @@ import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Duplex } from 'node:stream'
 import type { UDXSocket, UDXStream } from 'udx-native'
-import { decodeControl, encodeControl, type Check, type ControlMessage, type Open, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
+import { decodeControl, encodeControl, MAX_ADDRS, type Check, type ControlMessage, type Open, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
 import { ProtocolError } from '../protocol/errors.js'
 import { deriveStreamKeys } from '../protocol/stream-keys.js'
 import { keyToHex } from '../protocol/identity.js'
 import { sameAddr, type Addr, type PathKind } from '../protocol/punch.js'
 import { AppError } from '../common/errors.js'
-import { normalizeHost } from '../common/lifecycle.js'
+import { familyOf, normalizeHost } from '../common/lifecycle.js'
 import { PendingTable } from './pending.js'
 import { routeSource } from './route-source.js'
 import type { CarrierInfo, Mux } from './tcp/mux.js'
@@ -33,7 +33,7 @@ const STALL_MS = 1_500
 // How long a replaced session's control stream lingers (both sides move within a punch).
 const RETIRE_GRACE_MS = 15_000
 
-/** A live session; emits 'close' once, 'tcp-lost' when its TCP path dies. */
+/** A live session; emits 'close' once, 'tcp-lost' when its TCP path dies, 'addrs' (Addr[]) when the peer's addresses change. */
 export class PeerSession extends EventEmitter implements TcpSessionHost {
   readonly remoteKey: Uint8Array
   readonly remoteKeyHex: string
@@ -247,6 +247,11 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     if (!this.closed) this.control.write(encodeControl(msg))
   }
 
+  /** Tell the peer our addresses now (ADDRS): its path monitor tries the new ones. */
+  announce(addrs: Addr[]): void {
+    this.send({ type: 'addrs', addrs: addrs.slice(0, MAX_ADDRS).map((a) => ({ host: a.host, port: a.port, family: familyOf(a.host) })) })
+  }
+
   /** Hand the data streams to `next` (a new session with the same peer) and move them to its path. */
   handOver(next: PeerSession): void {
     for (const s of this.streams) {
@@ -314,6 +319,9 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
         return
       case 'tcpAnswer':
         this.opts.tcp?.onAnswer(this, msg)
+        return
+      case 'addrs':
+        this.emit('addrs', msg.addrs.map((a) => ({ host: normalizeHost(a.host), port: a.port })))
         return
       case 'carrier':
         this.acceptStream(msg.connId, (stream) => {

@@ -6,7 +6,7 @@ import { ProtocolError } from './errors.js'
 /** Control-channel version this build speaks. */
 export const CONTROL_VERSION = 1
 
-const TYPE = { hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6, check: 7, tcpOffer: 8, tcpAnswer: 9, carrier: 10 } as const
+const TYPE = { hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6, check: 7, tcpOffer: 8, tcpAnswer: 9, carrier: 10, addrs: 11 } as const
 type ControlType = keyof typeof TYPE
 
 /** First message each side sends: who it is. */
@@ -38,8 +38,17 @@ export interface TcpAnswer { type: 'tcpAnswer'; token: Uint8Array; listen: IpAdd
 /** "Our UDX stream `connId` carries the stream multiplexer" (fallback when a TCP path died); answered with OPEN_OK. */
 export interface Carrier { type: 'carrier'; connId: number }
 
+/** Most addresses in an ADDRS message. */
+export const MAX_ADDRS = 16
+/**
+ * "These are my addresses now" (docs/PROTOCOL.md §10): sent on every live session when the
+ * sender's interface addresses change, so the peer's path monitor can try them (a LAN both
+ * walked into) without a broker.
+ */
+export interface Addrs { type: 'addrs'; addrs: IpAddress[] }
+
 /** Any control message. */
-export type ControlMessage = Hello | Open | OpenOk | OpenFail | Ping | Pong | Check | TcpOffer | TcpAnswer | Carrier
+export type ControlMessage = Hello | Open | OpenOk | OpenFail | Ping | Pong | Check | TcpOffer | TcpAnswer | Carrier | Addrs
 
 /** Why an open was refused. */
 export type OpenFailCode = 'NOT_EXPOSED' | 'TARGET_REFUSED' | 'BAD_REQUEST'
@@ -81,6 +90,7 @@ const bodies: { [K in ControlType]: Encoding<Body<Extract<ControlMessage, { type
   tcpOffer: tcpCandidates as Encoding<Body<TcpOffer>>,
   tcpAnswer: tcpCandidates as Encoding<Body<TcpAnswer>>,
   carrier: struct<Body<Carrier>>({ connId: uint32 }, ['connId']),
+  addrs: struct<Body<Addrs>>({ addrs: boundedArray(ipAddress, MAX_ADDRS) }, ['addrs']),
 }
 const typeByCode = new Map<number, ControlType>(Object.entries(TYPE).map(([k, v]) => [v, k as ControlType]))
 

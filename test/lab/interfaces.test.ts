@@ -1,9 +1,21 @@
 // Interfaces that appear while the daemon runs are used for new paths within seconds.
 import { describe, expect, it } from 'vitest'
-import { labPerTest } from './nodes.js'
+import { forwardedPair, labPerTest, type LabDaemon, type LabNodes } from './nodes.js'
 import { labSkipReason } from './netns.js'
+import { transfer } from './traffic.js'
 import { waitFor } from '../helpers/wait-for.js'
 import { request } from 'node:http'
+import { rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+
+const MiB = 1024 * 1024
+
+/** `on`'s active path to `peer` (peers --json), or null. */
+async function pathOf(nodes: LabNodes, on: LabDaemon, peer: string): Promise<{ proto: string; remote: string } | null> {
+  const r = await nodes.ctl(on, ['peers', '--json'])
+  return (JSON.parse(r.stdout) as { name: string; path: { proto: string; remote: string } | null }[]).find((p) => p.name === peer)?.path ?? null
+}
 
 /** One daemon counter, read from GET /metrics on its API socket. */
 function metric(socket: string, name: string): Promise<number> {
@@ -98,4 +110,39 @@ describe.skipIf(reason !== null)('interfaces that come and go', () => {
     expect((await tcpPath(carol, 'alice'))?.remote.startsWith(`${office.prefix}.`)).toBe(false)
     expect((await tcpPath(alice, 'carol'))?.remote.startsWith(`${office.prefix}.`)).toBe(false)
   })
+
+  it('a LAN both peers walk into mid-session becomes their path without a broker, and a live upload moves onto it, sha256-equal', async () => {
+    const { lab, nodes } = await freshLab()
+    const a = await lab.host('a', await lab.router('cone'))
+    const b = await lab.host('b', await lab.router('cone'))
+    const { alice, bob } = await forwardedPair(lab, nodes, a, b)
+    expect((await nodes.ctl(alice, ['connect', 'bob'])).code).toBe(0)
+    const gate = join(tmpdir(), `p2pl-gate-${process.pid}-${Date.now()}`)
+    try {
+      // An upload through the internet path, held half-way until the path has moved.
+      const size = 8 * MiB
+      const running = transfer(lab, a, 'upload', 9100, size, 120_000, { gate })
+      const bytesOut = async (): Promise<number> => (JSON.parse((await nodes.ctl(alice, ['forwards', '--json'])).stdout) as { bytesOut: number }[])[0]?.bytesOut ?? 0
+      await waitFor(async () => (await bytesOut()) >= size / 2, { timeoutMs: 30_000, intervalMs: 50, what: 'the first half sent over the internet' })
+      const office = await lab.lan()
+      const onOffice = (p: { remote: string } | null): boolean => p?.remote.startsWith(`${office.prefix}.`) === true
+      expect(onOffice(await pathOf(nodes, alice, 'bob'))).toBe(false)
+      // Both hosts join one LAN with addresses neither had: each learns the other's over the
+      // session (ADDRS), probes it and moves (a better class holds 5 s; moves are 20 s apart).
+      await lab.attach(a, office)
+      await lab.attach(b, office)
+      const diag = (): string => `alice: ${alice.err().slice(-3000)}\nbob: ${bob.err().slice(-3000)}`
+      for (const [on, peer] of [[alice, 'bob'], [bob, 'alice']] as const) {
+        await waitFor(async () => onOffice(await pathOf(nodes, on, peer)), { timeoutMs: 60_000, intervalMs: 250, what: `${on.name}'s path to ${peer} on the office LAN\n${diag()}` })
+      }
+      await writeFile(gate, '')
+      const done = await running
+      expect(done, `${JSON.stringify(done)}\n${diag()}`).toMatchObject({ ok: true, bytes: size })
+      // No broker re-punch: the session moved by itself.
+      for (const d of [alice, bob]) expect(await metric(d.socket, 'paths_healed')).toBe(0)
+    } finally {
+      await rm(gate, { force: true })
+    }
+  }, 120_000)
 })
+

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { CONTROL_VERSION, decodeControl, encodeControl, type ControlMessage, type Open, type OpenFail, type TcpOffer } from '../../../protocol/control.js'
+import { CONTROL_VERSION, decodeControl, encodeControl, type Addrs, type ControlMessage, type Open, type OpenFail, type TcpOffer } from '../../../protocol/control.js'
 import { codeOf, hex, sampleControls, unhex } from './samples.js'
 
 /** Golden: OPEN { connId 1, tcp, "localhost", 8080 } (docs/PROTOCOL.md §4). */
@@ -7,6 +7,8 @@ const OPEN_HEX = '01' + '02' + '01000000' + '00' + '09' + '6c6f63616c686f7374' +
 /** Golden: OPEN_FAIL { connId 1, NOT_EXPOSED, "not exposed", "on bob run: p2pctl expose 8080 --peer alice" }. */
 /** Golden: TCP_OFFER { token 00..0f, listen [10.0.1.2:40000], punch [203.0.113.10:41000] } (docs/PROTOCOL.md §8). */
 const TCP_OFFER_HEX = '0108' + '000102030405060708090a0b0c0d0e0f' + '01' + '040a000102409c' + '01' + '04cb00710a28a0'
+/** Golden: ADDRS { [10.200.0.2:41000, [2001:db8::1]:65535] } (docs/PROTOCOL.md §4). */
+const ADDRS_HEX = '010b' + '02' + '040ac8000228a0' + '06' + '20010db8000000000000000000000001' + 'ffff'
 const OPEN_FAIL_HEX = '0104' + '01000000' + '00' + '0b' + hex(new TextEncoder().encode('not exposed')) +
   '2b' + hex(new TextEncoder().encode('on bob run: p2pctl expose 8080 --peer alice'))
 
@@ -21,12 +23,12 @@ describe('control round trip', () => {
       expect(hex(encodeControl(back))).toBe(hex(bytes))
       types.add(m.type)
     }
-    expect([...types].sort()).toEqual(['carrier', 'hello', 'open', 'openFail', 'openOk', 'ping', 'pong', 'tcpAnswer', 'tcpOffer'])
+    expect([...types].sort()).toEqual(['addrs', 'carrier', 'check', 'hello', 'open', 'openFail', 'openOk', 'ping', 'pong', 'tcpAnswer', 'tcpOffer'])
   })
 
   it('uses the documented type bytes', () => {
     const byType = Object.fromEntries(sampleControls().map((m) => [m.type, encodeControl(m)[1]]))
-    expect(byType).toEqual({ hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6, tcpOffer: 8, tcpAnswer: 9, carrier: 10 })
+    expect(byType).toEqual({ hello: 1, open: 2, openOk: 3, openFail: 4, ping: 5, pong: 6, check: 7, tcpOffer: 8, tcpAnswer: 9, carrier: 10, addrs: 11 })
   })
 })
 
@@ -47,6 +49,15 @@ describe('control golden vectors', () => {
     const m: TcpOffer = { type: 'tcpOffer', token: unhex('000102030405060708090a0b0c0d0e0f'), listen: [{ host: '10.0.1.2', family: 4, port: 40000 }], punch: [{ host: '203.0.113.10', family: 4, port: 41000 }] }
     expect(hex(encodeControl(m))).toBe(TCP_OFFER_HEX)
     expect(decodeControl(unhex(TCP_OFFER_HEX))).toEqual(m)
+  })
+
+  it('ADDRS matches byte for byte, and holds at most 16 addresses', () => {
+    const m: Addrs = { type: 'addrs', addrs: [{ host: '10.200.0.2', family: 4, port: 41000 }, { host: '2001:db8:0:0:0:0:0:1', family: 6, port: 65535 }] }
+    expect(hex(encodeControl(m))).toBe(ADDRS_HEX)
+    expect(decodeControl(unhex(ADDRS_HEX))).toEqual(m)
+    const seventeen = Array.from({ length: 17 }, (_, i) => ({ host: `10.0.0.${i}`, family: 4 as const, port: 1 }))
+    expect(codeOf(() => encodeControl({ type: 'addrs', addrs: seventeen }))).toBe('TOO_LONG')
+    expect(codeOf(() => decodeControl(unhex('010b' + '11' + '040a00000001'.repeat(17))))).toBe('TOO_LONG')
   })
 
   it('refuses more than 8 TCP candidates of a kind', () => {

@@ -184,11 +184,11 @@ describe('control decoder', () => {
   })
 
   it('refuses unknown types as BAD_TYPE', () => {
-    for (const t of [0x00, 0x0b, 0x50, 0xff]) expect(ctl([0x01, t, 0, 0, 0, 0])).toBe('BAD_TYPE')
+    for (const t of [0x00, 0x0c, 0x50, 0xff]) expect(ctl([0x01, t, 0, 0, 0, 0])).toBe('BAD_TYPE')
   })
 
   it('refuses a bare header of every known type as TRUNCATED', () => {
-    for (let t = 1; t <= 10; t++) expect(ctl([0x01, t])).toBe('TRUNCATED')
+    for (let t = 1; t <= 11; t++) expect(ctl([0x01, t])).toBe('TRUNCATED')
   })
 
   it('refuses every valid message truncated at every byte offset as TRUNCATED', () => {

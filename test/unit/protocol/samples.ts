@@ -151,6 +151,10 @@ export function sampleControls(): ControlMessage[] {
     { type: 'tcpOffer', token: seq(16), listen: many.slice(0, 8), punch: [] },
     { type: 'tcpAnswer', token: seq(16, 0x20), listen: [], punch: [v6, v4] },
     { type: 'carrier', connId: 9 },
+    { type: 'check', connId: 5, proto: 'udp', host: '127.0.0.1', port: 53 },
+    { type: 'addrs', addrs: [{ host: '10.200.0.2', family: 4, port: 41000 }] },
+    { type: 'addrs', addrs: [...many.slice(0, 15), v6] },
+    { type: 'addrs', addrs: [] },
   ]
 }
 
