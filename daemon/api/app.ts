@@ -5,6 +5,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaValidationError } from 'fastify'
 import type { Logger } from 'pino'
 import { installErrorHandlers } from './errors.js'
+import { lazySerializerFactory, lazyValidatorFactory } from './lazy-schemas.js'
 import { installGuard, type TcpGuardOptions } from './guard.js'
 import { OpenApiCollector } from './openapi.js'
 import { registerEventRoutes } from './routes/events.js'
@@ -34,6 +35,8 @@ export interface AppDeps {
   tcpGuard?: TcpGuardOptions
   /** The Unix socket this app serves, accepted as a Host name besides loopback names. */
   socketPath?: string
+  /** Compile every route's schemas at start (fastify's default) instead of on first use: tests, so a bad schema fails at once. */
+  eagerSchemas?: boolean
 }
 
 // fastify's phrasing ("body/port must be <= 65535"), naming the field an unknown-field error is about.
@@ -51,7 +54,9 @@ export async function buildApp(deps: AppDeps): Promise<FastifyInstance> {
   // fastify's own Ajv checks requests, without its defaults' type coercion ("8080" is not a
   // port), defaults or stripping: a request is taken as sent or refused.
   const ajv = { customOptions: { coerceTypes: false, useDefaults: false, removeAdditional: false, allErrors: false } }
-  const common = { bodyLimit: BODY_LIMIT_BYTES, logController: new LogController({ disableRequestLogging: true }), ajv, schemaErrorFormatter }
+  // Schemas are compiled on their route's first request, not all at start (lazy-schemas.ts).
+  const lazy = deps.eagerSchemas ? {} : { schemaController: { compilersFactory: { buildValidator: lazyValidatorFactory(), buildSerializer: lazySerializerFactory() } } }
+  const common = { bodyLimit: BODY_LIMIT_BYTES, logController: new LogController({ disableRequestLogging: true }), ajv, schemaErrorFormatter, ...lazy }
   const app: ApiApp = (deps.logger
     ? Fastify({ ...common, loggerInstance: deps.logger as FastifyBaseLogger })
     : Fastify({ ...common, logger: false })
