@@ -1,6 +1,9 @@
 // Graceful shutdown on SIGINT/SIGTERM, once; a second signal exits at once.
-import ipaddr from 'ipaddr.js'
+import type ipaddrT from 'ipaddr.js'
 import type { Logger } from './logger.js'
+import { requireCjs } from '../protocol/cjs.js'
+
+const ipaddr = requireCjs('ipaddr.js') as typeof ipaddrT
 
 /** Run `stop` on the first SIGINT/SIGTERM, then exit; exit 1 if it fails or takes over `graceMs`. */
 export function onShutdown(log: Logger, stop: () => Promise<void>, graceMs = 5000): void {

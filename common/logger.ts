@@ -3,7 +3,10 @@
 // - on a terminal (stderr is a TTY): short readable lines on stderr;
 // - otherwise (pipes, tests): JSON lines on stderr.
 // Secrets (keys' secret halves, seeds, API tokens, Authorization headers) are redacted everywhere.
-import { pino, type DestinationStream, type Logger } from 'pino'
+import type { DestinationStream, Logger } from 'pino'
+import { requireCjs } from '../protocol/cjs.js'
+
+const { pino } = requireCjs('pino') as typeof import('pino')
 
 export type { Logger }
 

@@ -7,7 +7,6 @@
 // daemons from this line (bench/launcher.ts); `node dist/daemon/bin.js` gets node's defaults.
 import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
-import { Command, Option } from 'commander'
 import { createLogger, setLogLevel, type Logger } from '../common/logger.js'
 import { formatHostPort, onShutdown } from '../common/lifecycle.js'
 import { ConfigError, KEYS, changedKeys, formatConfig, loadConfig, type DaemonConfig, type RawConfig } from './config.js'
@@ -17,6 +16,9 @@ import { buildApp } from './api/app.js'
 import { listenTcp, listenUnix } from './api/listen.js'
 import { isAppError } from '../common/errors.js'
 import { notifyReady } from '../common/notify.js'
+import { requireCjs } from '../protocol/cjs.js'
+
+const { Command, Option } = requireCjs('commander') as typeof import('commander')
 
 const HEAP_GROWING_PERCENT = 300
 

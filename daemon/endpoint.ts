@@ -4,13 +4,18 @@
 // arrives on them goes through the same decode path. Interface sockets, one per interface address
 // other than the one the kernel routes by default (a second uplink), are bound to that address so
 // what they send leaves from it (with the host's source routing, out of its own interface).
-import UDX, { type UDXSocket, type UDXStream } from 'udx-native'
+import type UDXT from 'udx-native'
+import type { UDXSocket, UDXStream } from 'udx-native'
 import { decodeMessage, type WireMessage } from '../protocol/wire.js'
 import { ProtocolError } from '../protocol/errors.js'
 import { normalizeHost } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { Counters } from './counters.js'
 import type { Addr } from '../protocol/punch.js'
+import { requireCjs } from '../protocol/cjs.js'
+
+const UDX = requireCjs('udx-native') as typeof UDXT
+type UDX = UDXT
 
 const SOCKET_BUFFER_BYTES = 4 * 1024 * 1024
 

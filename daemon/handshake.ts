@@ -2,12 +2,16 @@
 // once per kernel TCP path, over the TCP connection).
 // We run it ourselves (noise-handshake, as secret-stream does inside) so the session keys are in
 // hand for deriving per-connection stream keys (protocol/stream-keys.ts).
-import Noise from 'noise-handshake'
-import curve from 'noise-curve-ed'
+import type NoiseT from 'noise-handshake'
+import type curveT from 'noise-curve-ed'
 import type { Duplex } from 'node:stream'
 import type { KeyPair } from '../protocol/identity.js'
 import { bytesEqual } from '../protocol/identity.js'
 import type { SessionKeys } from '../protocol/stream-keys.js'
+import { requireCjs } from '../protocol/cjs.js'
+
+const Noise = requireCjs('noise-handshake') as typeof NoiseT
+const curve = requireCjs('noise-curve-ed') as typeof curveT
 
 /** Result of a completed handshake. */
 export interface HandshakeResult extends Omit<SessionKeys, 'initiator'> {

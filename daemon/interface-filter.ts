@@ -2,7 +2,10 @@
 // `interfaces_deny` rules (interface names with * globs, or CIDR blocks), plus the address
 // classes that never make a path (loopback, link-local, unspecified).
 import { BlockList, isIP } from 'node:net'
-import ipaddr from 'ipaddr.js'
+import type ipaddrT from 'ipaddr.js'
+import { requireCjs } from '../protocol/cjs.js'
+
+const ipaddr = requireCjs('ipaddr.js') as typeof ipaddrT
 
 /** One allow/deny rule as written by the user. */
 export type InterfaceRule =

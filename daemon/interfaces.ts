@@ -6,6 +6,7 @@
 import { networkInterfaces, type NetworkInterfaceInfo } from 'node:os'
 import type { Logger } from '../common/logger.js'
 import { InterfaceFilter, type AddressVerdict, type LocalAddress } from './interface-filter.js'
+import { requireCjs } from '../protocol/cjs.js'
 
 /** What systeminformation says about one interface. */
 export interface InterfaceMeta {
@@ -23,7 +24,7 @@ export type CheckedAddress = LocalAddress & AddressVerdict
 
 /** Metadata from systeminformation (imported on first use). */
 export async function systemInformationMeta(): Promise<Map<string, InterfaceMeta>> {
-  const si = (await import('systeminformation')).default
+  const si = requireCjs('systeminformation') as typeof import('systeminformation')
   const raw = await si.networkInterfaces()
   const list = Array.isArray(raw) ? raw : [raw]
   const out = new Map<string, InterfaceMeta>()

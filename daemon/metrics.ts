@@ -1,8 +1,10 @@
 // Prometheus text for GET /metrics (prom-client, one registry per daemon): the daemon's counters,
 // punch attempts and outcomes seen on the event stream, gauges of peers, paths, brokers and
 // forwards read at scrape time, and prom-client's process metrics (memory, CPU, event loop lag).
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client'
 import type { DaemonApi, PeerInfo } from './api/types.js'
+import { requireCjs } from '../protocol/cjs.js'
+
+const { Counter, Gauge, Registry, collectDefaultMetrics } = requireCjs('prom-client') as typeof import('prom-client')
 
 /** What the metrics are read from. */
 export interface MetricsSource {

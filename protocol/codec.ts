@@ -1,7 +1,11 @@
 // Bounded building blocks over compact-encoding. Every variable length has a hard cap, and
 // decoding goes through decodeExact, which turns any failure into a ProtocolError.
-import c, { type Encoding, type IpAddress, type State } from 'compact-encoding'
+import type cT from 'compact-encoding'
+import type { Encoding, IpAddress, State } from 'compact-encoding'
 import { ProtocolError } from './errors.js'
+import { requireCjs } from './cjs.js'
+
+const c = requireCjs('compact-encoding') as typeof cT
 
 export type { Encoding, IpAddress, State }
 export { c }

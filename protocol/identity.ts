@@ -1,5 +1,8 @@
 // Ed25519 identities and signatures (libsodium). Randomness comes in as a seed.
-import sodium from 'sodium-universal'
+import type sodiumT from 'sodium-universal'
+import { requireCjs } from './cjs.js'
+
+const sodium = requireCjs('sodium-universal') as typeof sodiumT
 
 /** An Ed25519 key pair; publicKey is the peer id. */
 export interface KeyPair {

@@ -1,6 +1,9 @@
 // Per-connection keys from the peer session's Noise keys: one handshake per peer, and still no
 // two streams share a key (docs/PROTOCOL.md, "Stream keys").
-import sodium from 'sodium-universal'
+import type sodiumT from 'sodium-universal'
+import { requireCjs } from './cjs.js'
+
+const sodium = requireCjs('sodium-universal') as typeof sodiumT
 
 /** Session secrets from the Noise handshake, and which side this is. */
 export interface SessionKeys { tx: Uint8Array; rx: Uint8Array; hash: Uint8Array; initiator: boolean }

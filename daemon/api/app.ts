@@ -1,8 +1,7 @@
 // Builds the control API's fastify app without listening: the daemon attaches it to its Unix
 // socket (listen.ts), tests drive it with app.inject().
-import websocket from '@fastify/websocket'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifySchemaValidationError } from 'fastify'
+import type { FastifyBaseLogger, FastifyInstance, FastifySchemaValidationError } from 'fastify'
 import type { Logger } from 'pino'
 import { installErrorHandlers } from './errors.js'
 import { lazySerializerFactory, lazyValidatorFactory } from './lazy-schemas.js'
@@ -18,6 +17,10 @@ import { registerNetcheckRoute } from './routes/netcheck.js'
 import { registerPeerRoutes } from './routes/peers.js'
 import type { ApiApp } from './routes/typed.js'
 import type { DaemonApi } from './types.js'
+import { requireCjs } from '../../protocol/cjs.js'
+
+const websocket = requireCjs('@fastify/websocket') as typeof import('@fastify/websocket').default
+const { default: Fastify, LogController } = requireCjs('fastify') as typeof import('fastify')
 
 /** Request bodies are small JSON objects; anything bigger is a mistake or an attack. */
 export const BODY_LIMIT_BYTES = 64 * 1024

@@ -5,8 +5,12 @@
 // route's first request (and the Ajv instance on the first compile).
 // Giving fastify compiler factories marks them custom, which changes one thing: a `headers`
 // schema is compiled as given instead of with lower-cased property names; no route has one.
-import { AjvCompiler, type ValidatorFactory } from '@fastify/ajv-compiler'
-import { SerializerSelector, type SerializerFactory } from '@fastify/fast-json-stringify-compiler'
+import type { ValidatorFactory } from '@fastify/ajv-compiler'
+import type { SerializerFactory } from '@fastify/fast-json-stringify-compiler'
+import { requireCjs } from '../../protocol/cjs.js'
+
+const { AjvCompiler } = requireCjs('@fastify/ajv-compiler') as typeof import('@fastify/ajv-compiler')
+const { SerializerSelector } = requireCjs('@fastify/fast-json-stringify-compiler') as typeof import('@fastify/fast-json-stringify-compiler')
 
 type ValidatorCompiler = ReturnType<ValidatorFactory>
 type Validate = ReturnType<ValidatorCompiler> & { errors?: unknown; schemaEnv?: unknown }
