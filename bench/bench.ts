@@ -39,7 +39,7 @@ function environment(): { node: string; cpus: number; kernel: string; commit: st
       return 'unknown'
     }
   }
-  // How the daemons were started (the #! line's settings and P2PD_BENCH_NODE_ARGS): results taken with other settings are not comparable.
+  // How the daemons were started (the launcher lines' settings and P2PD_BENCH_NODE_ARGS): results taken with other settings are not comparable.
   const daemonCommand = daemonArgv().map((a) => (a === process.execPath ? 'node' : a.startsWith(ROOT) ? a.slice(ROOT.length + 1) : a)).join(' ')
   return { node: process.version, cpus: availableParallelism(), kernel: read(['uname', '-sr']), commit: read(['git', 'rev-parse', '--short', 'HEAD']), daemonCommand }
 }

@@ -3,7 +3,7 @@
 // carrier -> "bob" (Mux, splice, dial) -> bench/bin/server.mjs, each daemon half its own process.
 // Reports throughput and 64 B round trips next to plain loopback TCP, and the CPU each half
 // spends per GiB (steadier than throughput on a shared machine). The halves run with p2pd's node
-// settings (its #! line, bench/launcher.ts); DATAPATH_NODE_ARGS come after them, e.g. for
+// settings (its launcher lines, bench/launcher.ts); DATAPATH_NODE_ARGS come after them, e.g. for
 // profiling: DATAPATH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR" (the halves exit cleanly).
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process'
 import { connect, createServer, type Socket } from 'node:net'
@@ -137,7 +137,7 @@ async function main(): Promise<void> {
   const procs: ChildProcess[] = []
   try {
     procs.push(await start([process.execPath, helper('server'), String(PORTS.echo), String(PORTS.source)]))
-    // The halves run with p2pd's own node settings (its #! line).
+    // The halves run with p2pd's own node settings (its launcher lines).
     const half = (role: string): string[] => [...launchArgv(launcherOf(distBin('daemon')), self, extra), role]
     const b = await start(half('bob'))
     procs.push(b)

@@ -1,10 +1,13 @@
-#!/usr/bin/env -S MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --v8-pool-size=1
+#!/bin/sh
+//bin/true; exec env MALLOC_ARENA_MAX=2 node --max-semi-space-size=1 --v8-pool-size=1 "$0" "$@"
 // p2pd: the daemon. Flags > env (P2PD_*) > config file; see --help.
-// The #! line sets what node reads only at start, for a small idle footprint (README, "Memory"):
-// a young generation of 1 MB semi-spaces instead of up to 16 MB (it had grown to 16 MB during
-// start-up and stayed there until V8's memory reducer ran, if it did), one V8 worker thread
-// instead of four, and two malloc arenas instead of one per thread. The bench starts its
-// daemons from this line (bench/launcher.ts); `node dist/daemon/bin.js` gets node's defaults.
+// The first two lines start node with what it reads only at start, for a small idle footprint
+// (README, "Memory"): a young generation of 1 MB semi-spaces instead of up to 16 MB (it had grown
+// to 16 MB during start-up and stayed there until V8's memory reducer ran, if it did), one V8
+// worker thread instead of four, and two malloc arenas instead of one per thread. sh runs line 2
+// (//bin/true is /bin/true), and to JavaScript it is a comment; any POSIX sh does this, where
+// `#!/usr/bin/env -S` needs GNU env (busybox's, on Alpine, has no -S). The bench starts its
+// daemons from that line (bench/launcher.ts); `node dist/daemon/bin.js` gets node's defaults.
 import { readFileSync } from 'node:fs'
 import { setFlagsFromString } from 'node:v8'
 import { createLogger, setLogLevel, type Logger } from '../common/logger.js'

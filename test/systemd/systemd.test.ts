@@ -66,7 +66,7 @@ describe.skipIf(reason !== null)('systemd units in a booted box', () => {
     expect((await box.ok(['stat', '-c', '%a %U:%G', ALICE, '/run/p2pd'])).trim().split('\n')).toEqual(['660 p2pd:p2pd', '750 p2pd:p2pd'])
     const pid = (await box.ok(['systemctl', 'show', '-p', 'MainPID', '--value', 'p2pd'])).trim()
     expect((await box.ok(['ps', '-o', 'user=', '-p', pid])).trim()).toBe('p2pd')
-    // The bin's #! line (node's memory settings) is in force under the unit too.
+    // The bin's launcher lines (node's memory settings) are in force under the unit too.
     expect((await box.ok(['cat', `/proc/${pid}/cmdline`])).split('\0')).toEqual(expect.arrayContaining(['--max-semi-space-size=1', '--v8-pool-size=1']))
     expect((await box.ok(['cat', `/proc/${pid}/environ`])).split('\0')).toContain('MALLOC_ARENA_MAX=2')
   }, 30_000)
