@@ -11,6 +11,7 @@ import { DEFAULT_MANY_PORT, ManyPortLimiter, manyPortRole, type ManyPortConfig }
 import { RateLimiter } from '../protocol/rate-limit.js'
 import { planRelay, type RelayPlan } from '../protocol/relay-plan.js'
 import { familyOf, normalizeHost, formatHostPort } from '../common/lifecycle.js'
+import { preciseNow } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import { AppError } from '../common/errors.js'
 import type { Endpoint } from './endpoint.js'
@@ -122,7 +123,7 @@ export class Connector {
     }
     if (this.attempts.has(nonceHex)) throw new AppError('PUNCH_TIMEOUT', 'duplicate introduction')
     return new Promise<Punched>((resolve, reject) => {
-      const now = Date.now()
+      const now = preciseNow()
       // The responder's control stream connects on the initiator's first packet (Noise follows).
       const controlRaw: UDXStream = this.deps.endpoint.createStream(initiator ? () => true : (socket, port, host) => this.onFirstPacket(a, socket, port, host))
       controlRaw.on('error', () => {})
@@ -192,7 +193,7 @@ export class Connector {
       this.deps.counters.inc('probes_dropped_unknown_nonce')
       return
     }
-    const now = Date.now()
+    const now = preciseNow()
     if (!this.verifyPerAttempt.take(a.nonceHex, now) || !this.verifyGlobal.take('', now)) {
       this.deps.counters.inc('probes_dropped_rate_limited')
       return
@@ -236,7 +237,7 @@ export class Connector {
   }
 
   private step(a: Attempt, event: PunchEvent): void {
-    const { state, actions } = punchStep(a.state, event, Date.now())
+    const { state, actions } = punchStep(a.state, event, preciseNow())
     a.state = state
     for (const act of actions) this.act(a, act)
   }
@@ -256,7 +257,7 @@ export class Connector {
         return
       case 'wake-at': {
         if (a.timer) clearTimeout(a.timer)
-        a.timer = setTimeout(() => this.step(a, { type: 'tick' }), Math.max(0, act.at - Date.now()))
+        a.timer = setTimeout(() => this.step(a, { type: 'tick' }), Math.max(0, act.at - preciseNow()))
         return
       }
       case 'succeeded': {

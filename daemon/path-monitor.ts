@@ -12,6 +12,7 @@ import { derivePathNonce, type SessionKeys } from '../protocol/stream-keys.js'
 import { DEFAULT_PUNCH, RELAY_RANK, rankOf, sameAddr, type Addr, type PunchConfig } from '../protocol/punch.js'
 import { DEFAULT_PATH_SELECT, describeSwitch, isAlive, pathStep, standbysOf, startPathSelect, activeOf, type LocalVia, type PathAction, type PathEvent, type PathSelectConfig, type PathSelectState, type SwitchReason } from '../protocol/path-select.js'
 import { familyOf, formatHostPort } from '../common/lifecycle.js'
+import { preciseNow } from '../common/clock.js'
 import type { Logger } from '../common/logger.js'
 import type { Endpoint } from './endpoint.js'
 import type { Counters } from './counters.js'
@@ -88,7 +89,7 @@ export class PathMonitor {
     this.nextRepath = 0
     const rank = session.kind === 'relay' ? RELAY_RANK : rankOf(session.remote)
     const others = known.filter((a) => !sameAddr(a, session.remote)).map((addr) => ({ addr, rank: rankOf(addr) }))
-    const now = Date.now()
+    const now = preciseNow()
     const vias = this.localVias(session)
     if (!this.state) this.state = startPathSelect(session.remote, rank, others, session.initiator, now, this.deps.config ?? DEFAULT_PATH_SELECT, vias)
     else {
@@ -137,7 +138,7 @@ export class PathMonitor {
   standbys(): StandbyInfo[] {
     const s = this.state
     if (!s) return []
-    const now = Date.now()
+    const now = preciseNow()
     return standbysOf(s, now).map((p) => ({ remote: formatHostPort(p.addr.host, p.addr.port), local: p.via, rttMs: p.rttMs === null ? null : Math.round(p.rttMs * 1000) / 1000, alive: isAlive(p, now, s.config) }))
   }
 
@@ -174,8 +175,8 @@ export class PathMonitor {
     this.nextRepath = Math.max(this.nextRepath, use + 1)
     const session = this.session
     const phase = this.state?.phase
-    const why = phase?.type === 'stalled' ? `: active ${formatHostPort(session.remote.host, session.remote.port)} silent for ${((Date.now() - phase.since) / 1000).toFixed(1)} s` : ''
-    const known = this.state ? [from, ...standbysOf(this.state, Date.now()).map((p) => p.addr)] : [from]
+    const why = phase?.type === 'stalled' ? `: active ${formatHostPort(session.remote.host, session.remote.port)} silent for ${((preciseNow() - phase.since) / 1000).toFixed(1)} s` : ''
+    const known = this.state ? [from, ...standbysOf(this.state, preciseNow()).map((p) => p.addr)] : [from]
     this.deps.counters.inc('path_moves_joined')
     this.feed({ type: 'peer-moving', from })
     this.run(session, use, known, from, null, (remote) => `the peer moved the session to ${formatHostPort(remote.host, remote.port)}${why}`)
@@ -205,7 +206,7 @@ export class PathMonitor {
 
   private feed(event: PathEvent): void {
     if (!this.state) return
-    const { state, actions } = pathStep(this.state, event, Date.now())
+    const { state, actions } = pathStep(this.state, event, preciseNow())
     this.state = state
     for (const a of actions) this.act(a)
   }
@@ -221,7 +222,7 @@ export class PathMonitor {
       case 'wake-at': {
         if (this.timer) clearTimeout(this.timer)
         if (!session) return
-        this.timer = setTimeout(() => this.wake(session), Math.max(0, a.at - Date.now()))
+        this.timer = setTimeout(() => this.wake(session), Math.max(0, a.at - preciseNow()))
         this.timer.unref()
         return
       }

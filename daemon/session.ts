@@ -5,7 +5,7 @@ import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Duplex } from 'node:stream'
 import type { UDXSocket, UDXStream } from 'udx-native'
-import { decodeControl, encodeControl, MAX_ADDRS, type Check, type ControlMessage, type Open, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
+import { decodeControl, encodeControl, MAX_ADDRS, type Check, type ControlMessage, type Open, type OpenFailCode, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
 import { ProtocolError } from '../protocol/errors.js'
 import { deriveStreamKeys } from '../protocol/stream-keys.js'
 import { keyToHex } from '../protocol/identity.js'
@@ -13,6 +13,7 @@ import { sameAddr, type Addr, type PathKind } from '../protocol/punch.js'
 import { AppError } from '../common/errors.js'
 import { familyOf, normalizeHost } from '../common/lifecycle.js'
 import { PendingTable } from './pending.js'
+import { RttEstimate } from './rtt.js'
 import { routeSource } from './route-source.js'
 import type { CarrierInfo, Mux } from './tcp/mux.js'
 import { SessionMux } from './session-mux.js'
@@ -21,7 +22,6 @@ import type { OpenDecision, PeerSessionOptions } from './session-options.js'
 import type { TcpSessionHost } from './tcp/path.js'
 
 export type { CheckHandler, OpenDecision, OpenHandler } from './session-options.js'
-
 
 const OPEN_TIMEOUT_MS = 5_000
 const PING_TIMEOUT_MS = 5_000
@@ -32,6 +32,8 @@ const HEARTBEAT_MS = 500
 const STALL_MS = 1_500
 // How long a replaced session's control stream lingers (both sides move within a punch).
 const RETIRE_GRACE_MS = 15_000
+// A request handler that threw: the peer gets the error's message.
+const refusal = (code: OpenFailCode, err: Error): { ok: false; code: OpenFailCode; message: string; hint: string } => ({ ok: false, code, message: err.message, hint: '' })
 
 /** A live session; emits 'close' once, 'tcp-lost' when its TCP path dies, 'addrs' (Addr[]) when the peer's addresses change. */
 export class PeerSession extends EventEmitter implements TcpSessionHost {
@@ -40,7 +42,6 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   readonly initiator: boolean
   readonly startedAt = Date.now()
   remote: Addr
-  rttMs: number | null
   remoteName = ''
   /** Other remote addresses that answered the punch. */
   standbys: Addr[] = []
@@ -59,6 +60,7 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   // Check ids live in the upper half so they never meet a stream id (stream ids count up from 1).
   private checkId = 0x80000000
   private pingId = 0
+  private readonly rtt: RttEstimate
   private closed = false
   private lastHeard = Date.now()
   private stalled = false
@@ -74,7 +76,7 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     this.remoteKeyHex = keyToHex(opts.remoteKey)
     this.initiator = opts.keys.initiator
     this.remote = opts.remote
-    this.rttMs = opts.rttMs
+    this.rtt = new RttEstimate(opts.rttMs, () => opts.counters.inc('rtt_samples'))
     this.kind = opts.kind ?? 'direct'
     this.relayReason = opts.relayReason ?? null
     this.socket = opts.socket
@@ -221,8 +223,7 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   retire(reason: string): void {
     const control = this.control
     this.close(reason, false)
-    const t = setTimeout(() => control.destroy(), RETIRE_GRACE_MS)
-    t.unref()
+    setTimeout(() => control.destroy(), RETIRE_GRACE_MS).unref()
   }
 
   /** Tear down the session and every stream on it. */
@@ -268,9 +269,14 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     s.on('close', () => this.streams.delete(s))
   }
 
+  /** Smoothed round trip on the control stream, ms (rtt.ts). */
+  get rttMs(): number | null {
+    return this.rtt.value
+  }
+
   private beat(): void {
     if (this.closed) return
-    this.send({ type: 'ping', id: 0 })
+    this.send({ type: 'ping', id: this.rtt.nextBeat(performance.now()) })
     const silentMs = Date.now() - this.lastHeard
     if (!this.stalled && silentMs > STALL_MS) {
       this.stalled = true
@@ -295,16 +301,20 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     switch (msg.type) {
       case 'hello':
         this.remoteName = msg.name
+        // A first round-trip sample now, not a heartbeat later: the peer's session is up (a ping
+        // sent before that would time its start-up too).
+        this.send({ type: 'ping', id: this.rtt.nextBeat(performance.now()) })
         this.emit('hello', msg)
         return
       case 'ping':
         this.send({ type: 'pong', id: msg.id })
         return
       case 'pong': {
+        if (this.rtt.beatAnswered(msg.id, performance.now())) return
         const p = this.pendingPings.take(msg.id)
         if (!p) return
         const ms = performance.now() - p.extra
-        this.rttMs = this.rttMs === null ? ms : this.rttMs * 0.75 + ms * 0.25
+        this.rtt.sample(ms)
         p.resolve(ms)
         return
       }
@@ -356,25 +366,17 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
   }
 
   private async onCheck(req: Check): Promise<void> {
-    const d = await this.opts.onCheck(this, req).catch((err: Error) => ({ ok: false as const, code: 'BAD_REQUEST' as const, message: err.message, hint: '' }))
+    const d = await this.opts.onCheck(this, req).catch((err: Error) => refusal('BAD_REQUEST', err))
     if (this.closed) return
     if (d.ok) this.send({ type: 'openOk', connId: req.connId, streamId: 0 })
     else this.send({ type: 'openFail', connId: req.connId, code: d.code, message: d.message.slice(0, 200), hint: d.hint.slice(0, 200) })
   }
 
   private async onOpen(req: Open): Promise<void> {
-    let decision: OpenDecision
-    try {
-      decision = await this.opts.onOpen(this, req)
-    } catch (err) {
-      decision = { ok: false, code: 'TARGET_REFUSED', message: (err as Error).message, hint: '' }
-    }
+    const d: OpenDecision = await this.opts.onOpen(this, req).catch((err: Error) => refusal('TARGET_REFUSED', err))
     if (this.closed) return
-    if (!decision.ok) {
-      this.send({ type: 'openFail', connId: req.connId, code: decision.code, message: decision.message.slice(0, 200), hint: decision.hint.slice(0, 200) })
-      return
-    }
-    this.acceptStream(req.connId, decision.attach)
+    if (d.ok) this.acceptStream(req.connId, d.attach)
+    else this.send({ type: 'openFail', connId: req.connId, code: d.code, message: d.message.slice(0, 200), hint: d.hint.slice(0, 200) })
   }
 
   private acceptStream(connId: number, attach: (stream: NoiseSecretStream) => void): void {

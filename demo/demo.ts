@@ -249,7 +249,9 @@ async function run(demo: Demo): Promise<void> {
   if (conn.err.trim()) say(indent(conn.err, '        · '))
   say(indent(conn.out, '        '))
 
-  say(`[7] Moving data: 127.0.0.1:${fwdPort} -> alice ==(encrypted UDP)==> bob -> 127.0.0.1:${svcPort}`)
+  // The path line says `direct tcp …` once the kernel TCP path is up, else `direct udp …`.
+  const over = /\btcp\b/.test(conn.out) ? 'encrypted, kernel TCP path' : 'encrypted UDP'
+  say(`[7] Moving data: 127.0.0.1:${fwdPort} -> alice ==(${over})==> bob -> 127.0.0.1:${svcPort}`)
   const hello = await request(fwdPort, 'GET', '/')
   if (hello.status !== 200) throw new Error(`GET / through the forward returned ${hello.status}`)
   say(`      GET /  -> ${hello.status} ${JSON.stringify(hello.body.toString('utf8').trim())}`)

@@ -31,7 +31,7 @@ export interface PathInfo {
   local: string
   /** Remote endpoint, "ip:port". */
   remote: string
-  /** Smoothed round-trip time, ms; null before the first measurement. */
+  /** Smoothed round-trip time over the session, ms, from its heartbeats (every 500 ms); null before the first measurement. */
   rttMs: number | null
   /** Other paths to the peer, kept for failover (probed now and then; alive ones first): "ip:port", or "ip:port from LOCAL" from another local socket. */
   standbys?: string[]
