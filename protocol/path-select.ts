@@ -261,13 +261,18 @@ function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSel
 function probeDue(s: PathSelectState, now: number, actions: PathAction[]): PathSelectState {
   let seq = s.seq
   const sent: PathSelectState['inflight'] = []
+  const due = s.paths.filter((p) => p.nextProbeAt <= now).length
   const paths = s.paths.map((p) => {
     if (p.nextProbeAt > now) return p
+    // Paths due together are probed together (a stalled side wants every answer at once), but
+    // their next probes spread over half a pace: each probe is signed here and verified and
+    // answered there, and a round of a dozen at once held both event loops for milliseconds.
+    const spread = Math.floor((sent.length * (s.config.probeMs / 2)) / due)
     seq = (seq + 1) >>> 0
     sent.push({ seq, to: p.addr, via: p.via, sentAt: now })
     actions.push({ type: 'send-probe', to: p.addr, via: p.via, seq })
     const quiet = !isAlive(p, now, s.config) && now - p.addedAt > s.config.liveMs
-    return { ...p, nextProbeAt: now + (quiet ? s.config.deadProbeMs : s.config.probeMs) }
+    return { ...p, nextProbeAt: now + (quiet ? s.config.deadProbeMs : s.config.probeMs) + spread }
   })
   if (sent.length === 0) return s
   const inflight = [...s.inflight.filter((x) => now - x.sentAt < INFLIGHT_MS), ...sent].slice(-MAX_INFLIGHT)
@@ -283,10 +288,11 @@ function nextWake(s: PathSelectState): number {
 
 function answered(p: PathStat, rtt: number, now: number, cfg: PathSelectConfig): PathStat {
   const wasAlive = isAlive(p, now, cfg)
-  // A quiet path that answers is probed at the live pace again (its liveness must stay unbroken).
+  // A quiet path that answers is probed at the live pace again (its liveness must stay unbroken);
+  // a live one keeps its slot in the round.
   return {
     ...p, lastAck: now, aliveSince: wasAlive && p.aliveSince !== null ? p.aliveSince : now, rttMs: p.rttMs === null ? rtt : p.rttMs * 0.75 + rtt * 0.25,
-    nextProbeAt: Math.min(p.nextProbeAt, now + cfg.probeMs),
+    nextProbeAt: wasAlive ? p.nextProbeAt : Math.min(p.nextProbeAt, now + cfg.probeMs),
   }
 }
 

@@ -62,13 +62,28 @@ describe('path selection', () => {
     const sim = new Sim(startPathSelect(pub, 2, others(lan, pub2), true, 0), new Map([[key(pub), 10], [key(lan), 1], [key(pub2), null]]))
     sim.runUntil(20_000)
     const to = (a: Addr): number => sim.of('send-probe').filter((x) => key(x.action.to) === key(a)).length
-    expect(to(pub)).toBe(21)
-    expect(to(lan)).toBe(21)
+    // About once a second (paths first probed together then spread over half a second).
+    for (const a of [pub, lan]) {
+      expect(to(a)).toBeGreaterThanOrEqual(20)
+      expect(to(a)).toBeLessThanOrEqual(21)
+    }
     // Probed at 0..3 s while new, then every 5 s.
     expect(to(pub2)).toBeLessThanOrEqual(9)
     expect(to(pub2)).toBeGreaterThanOrEqual(6)
     expect(standbysOf(sim.state, sim.now).map((p) => key(p.addr))).toEqual([key(lan), key(pub2)])
     expect(standbysOf(sim.state, sim.now)[0]!.rttMs).toBe(1)
+  })
+
+  it('spreads the probes of paths due together over the next half second, so rounds are not bursts', () => {
+    const many = Array.from({ length: 11 }, (_, i) => ({ host: `203.0.113.${100 + i}`, port: 4000 }))
+    const sim = new Sim(startPathSelect(pub, 2, others(...many), true, 0), new Map([pub, ...many].map((a) => [key(a), 2])))
+    // All 12 go out at once at the start...
+    expect(sim.of('send-probe').filter((x) => x.at === 0)).toHaveLength(12)
+    sim.runUntil(10_000)
+    // ...and from the next round on they leave at 12 different moments of each second.
+    const late = sim.of('send-probe').filter((x) => x.at >= 5_000 && x.at < 6_000)
+    expect(late).toHaveLength(12)
+    expect(new Set(late.map((x) => x.at)).size).toBe(12)
   })
 
   it('ignores answers to probes it did not send, or from another address than probed', () => {
