@@ -327,10 +327,29 @@ function addPath(s: PathSelectState, addr: Addr, rank: number, now: number): Pat
   const vias = [null, ...(rank >= RELAY_RANK ? [] : s.vias.filter((v) => v.family === 0 || v.family === family).map((v) => v.id))]
   let paths = s.paths
   for (const via of vias) {
-    if (paths.length >= s.config.maxPaths) break
-    if (!paths.some((p) => samePath(p, addr, via))) paths = [...paths, newPath(addr, via, rank, now)]
+    if (paths.some((p) => samePath(p, addr, via))) continue
+    if (paths.length >= s.config.maxPaths) {
+      // Full: the path silent the longest gives way (never the active one, nor one alive now).
+      // A long session collects addresses (a laptop on many networks, the peer's ADDRS); without
+      // this a new LAN address would find no room.
+      const stale = staleOf(paths, s.active, now, s.config)
+      if (!stale) break
+      paths = paths.filter((p) => p !== stale)
+    }
+    paths = [...paths, newPath(addr, via, rank, now)]
   }
   return paths === s.paths ? s : { ...s, paths }
+}
+
+// The path that has answered least recently (or, never answering, was added first), not alive
+// and not the active one; undefined if there is none.
+function staleOf(paths: PathStat[], active: Addr, now: number, cfg: PathSelectConfig): PathStat | undefined {
+  let worst: PathStat | undefined
+  for (const p of paths) {
+    if (samePath(p, active, null) || isAlive(p, now, cfg) || now - p.addedAt <= cfg.liveMs) continue
+    if (!worst || (p.lastAck ?? p.addedAt) < (worst.lastAck ?? worst.addedAt)) worst = p
+  }
+  return worst
 }
 
 /** One line for events and logs: "standby 10.0.0.2:4000 took over: active silent for 1.5 s". */

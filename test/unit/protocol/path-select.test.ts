@@ -86,6 +86,28 @@ describe('path selection', () => {
     expect(new Set(late.map((x) => x.at)).size).toBe(12)
   })
 
+  it('when full, a new address takes the place of the one silent the longest, never the active or a live one', () => {
+    const config = { ...DEFAULT_PATH_SELECT, maxPaths: 4 }
+    const dead = [1, 2, 3].map((i) => ({ host: `198.51.100.${i}`, port: 4000 }))
+    const sim = new Sim(startPathSelect(pub, 2, others(...dead), true, 0, config), new Map([[key(pub), 10]]))
+    sim.runUntil(10_000)
+    const has = (a: Addr): boolean => sim.state.paths.some((p) => key(p.addr) === key(a))
+    sim.feed({ type: 'add', addr: lan, rank: 0 })
+    expect(sim.state.paths).toHaveLength(4)
+    expect(has(lan) && has(pub) && !has(dead[0]!)).toBe(true)
+    // The LAN answers; now only dead[1] and dead[2] may give way, the oldest first.
+    sim.rtt.set(key(lan), 1)
+    sim.runUntil(12_000)
+    sim.feed({ type: 'add', addr: pub2, rank: 2 })
+    expect(has(pub2) && has(lan) && has(pub) && !has(dead[1]!) && has(dead[2]!)).toBe(true)
+    // A path just added gets its chance before it can be pushed out, and none alive is.
+    const fresh = { host: '198.51.100.77', port: 4000 }
+    sim.feed({ type: 'add', addr: fresh, rank: 2 })
+    expect(has(fresh) && has(pub2)).toBe(true)
+    sim.feed({ type: 'add', addr: { host: '198.51.100.78', port: 4000 }, rank: 2 })
+    expect(sim.state.paths.map((p) => key(p.addr)).sort()).toEqual([key(pub), key(lan), key(pub2), key(fresh)].sort())
+  })
+
   it('ignores answers to probes it did not send, or from another address than probed', () => {
     const s0 = startPathSelect(pub, 2, others(lan), true, 0)
     const r0 = pathStep(s0, { type: 'tick' }, 0)
