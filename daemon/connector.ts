@@ -6,7 +6,7 @@ import { randomInt } from 'node:crypto'
 import type { UDXSocket, UDXStream } from 'udx-native'
 import { encodeSigned, verifySigned, type Introduce, type NatMapping, type Probe, type ProbeAck } from '../protocol/wire.js'
 import { bytesEqual, keyToHex, type KeyPair } from '../protocol/identity.js'
-import { punchStep, rankOf, sameAddr, startPunch, type Addr, type PathKind, type PunchAction, type PunchConfig, type PunchEvent, type PunchState } from '../protocol/punch.js'
+import { punchStep, rankOf, sameAddr, startPunch, type Addr, type PathKind, type PunchAction, type PunchConfig, type PunchEvent } from '../protocol/punch.js'
 import { DEFAULT_MANY_PORT, ManyPortLimiter, manyPortRole, type ManyPortConfig } from '../protocol/birthday.js'
 import { RateLimiter } from '../protocol/rate-limit.js'
 import { planRelay, type RelayPlan } from '../protocol/relay-plan.js'
@@ -21,37 +21,9 @@ import type { PunchStage } from './api/types.js'
 import { routeSource } from './route-source.js'
 import type { RelayClient } from './relay-client.js'
 import { ManyPortRun } from './many-port.js'
-import type { Punched, RelayOption } from './punched.js'
+import type { Attempt, Punched, RelayOption } from './punched.js'
 
 export type { Punched, RelayOption } from './punched.js'
-
-interface Attempt {
-  intro: Introduce
-  nonceHex: string
-  initiator: boolean
-  state: PunchState
-  controlRaw: UDXStream
-  timer: NodeJS.Timeout | null
-  handshaking: boolean
-  settled: boolean
-  standbys: Addr[]
-  /** "host:port" -> may a path to it be used (its egress address is not denied)? */
-  verdicts: Map<string, boolean>
-  plan: RelayPlan
-  relay: Addr | null
-  relayTimer: NodeJS.Timeout | null
-  cancelBind: (() => void) | null
-  /** Where each remote was last heard (verified): probes and answers to it leave from there. */
-  via: Map<string, UDXSocket>
-  /** The socket the control stream was connected on. */
-  socket: UDXSocket | null
-  manyPort: ManyPortRun | null
-  /** Probe only from this socket (a move onto a path measured from it); null = from every uplink. */
-  only: UDXSocket | null
-  resolve: (p: Punched) => void
-  reject: (e: Error) => void
-  progress: (stage: PunchStage, detail: string) => void
-}
 
 const HANDSHAKE_TIMEOUT_MS = 5_000
 // After an attempt ends, keep answering its probes a while: the peer may still need our answers.

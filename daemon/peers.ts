@@ -2,10 +2,10 @@
 // the live sessions. A key that differs from the pinned one is a hard error, never a silent switch.
 import { keyFromHex, keyToHex, type KeyPair } from '../protocol/identity.js'
 import type { Introduce } from '../protocol/wire.js'
+import { MAX_ADDRS } from '../protocol/control.js'
 import type { Addr } from '../protocol/punch.js'
-import { upgradeDelayMs } from '../protocol/relay-plan.js'
 import { AppError } from '../common/errors.js'
-import { formatHostPort } from '../common/lifecycle.js'
+import { familyOf, formatHostPort } from '../common/lifecycle.js'
 import type { Logger } from '../common/logger.js'
 import type { BrokerClient } from './broker-client.js'
 import type { Connector, Punched } from './connector.js'
@@ -18,11 +18,13 @@ import type { DaemonEvent, PeerInfo, PunchStage } from './api/types.js'
 import type { TcpPaths } from './tcp/path.js'
 import { PathMonitor } from './path-monitor.js'
 import { pathInfo } from './path-info.js'
+import { heal, upgrade, type RepunchHost } from './repunch.js'
 import type { PathRoutes } from './path-routes.js'
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,31}$/
 
-interface PeerEntry {
+/** What the manager knows of one peer. */
+export interface PeerEntry {
   key: string
   /** Name the peer's broker registration carries (shown when we have no pin). */
   seenName: string | null
@@ -38,17 +40,7 @@ interface PeerEntry {
   paths: PathMonitor | null
 }
 
-const HEAL_ATTEMPTS = 20
-const HEAL_SETTLE_MS = 200
-// Both sides see a path die at once. The session's Noise initiator re-punches first; the other
-// side waits this long, so that usually one new session (one relay) replaces the old one: two at
-// once make streams move twice, and udx cannot start a move while one is still in flight.
-const HEAL_DEFER_MS = 1_500
-const HEAL_RETRY_MS = 1_000
 const RACE_WINDOW_MS = 5_000
-const delay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
-// Waits that must not keep a stopping daemon alive.
-const unrefDelay = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms).unref())
 
 /** Dependencies of the peer manager. */
 export interface PeerManagerDeps {
@@ -78,10 +70,15 @@ export interface PeerManagerDeps {
 /** Owns pins, peer states and sessions. */
 export class PeerManager {
   private readonly entries = new Map<string, PeerEntry>()
+  private readonly repunch: RepunchHost
   private readonly selfKey: string
 
   constructor(private readonly deps: PeerManagerDeps) {
     this.selfKey = keyToHex(deps.keyPair.publicKey)
+    this.repunch = {
+      connect: (key, opts) => this.connect(key, opts), brokers: () => deps.brokers(), label: (k) => this.label(k), nameOf: (k) => this.nameOf(k),
+      emit: (ev) => deps.emit(ev), logger: deps.logger, counters: deps.counters,
+    }
   }
 
   /** Every peer we know: pinned or seen. */
@@ -246,7 +243,8 @@ export class PeerManager {
 
   /** Tell every connected peer our addresses now (they changed): their monitors try the new ones. */
   announce(addrs: Addr[]): void {
-    for (const e of this.entries.values()) if (e.session?.alive) e.session.announce(addrs)
+    const msg = { type: 'addrs' as const, addrs: addrs.slice(0, MAX_ADDRS).map((a) => ({ host: a.host, port: a.port, family: familyOf(a.host) })) }
+    for (const e of this.entries.values()) if (e.session?.alive) e.session.sendControl(msg)
   }
 
   /** Close every session. */
@@ -315,7 +313,7 @@ export class PeerManager {
     this.deps.counters.inc('sessions_established')
     if (session.kind === 'relay') this.deps.counters.inc('sessions_relayed')
     // One side (the Noise initiator) keeps trying for a direct path; both sides move when it lands.
-    if (session.kind === 'relay' && session.initiator) void this.upgrade(key, session, p.bothHard)
+    if (session.kind === 'relay' && session.initiator) void upgrade(this.repunch, this.entry(key), session, p.bothHard)
     this.deps.emit({ type: 'path', peer: this.nameOf(key) ?? key, path: this.info(key).path, reason: reason ?? (old ? 'moved to a new path after a re-punch' : 'new session') })
     this.setState(e, 'connected', `path ${formatHostPort(p.remote.host, p.remote.port)}`)
     this.deps.emit({ type: 'punch', peer: this.nameOf(key) ?? key, stage: 'connected', detail: `connected to ${this.label(key)} via ${formatHostPort(p.remote.host, p.remote.port)}` })
@@ -332,62 +330,10 @@ export class PeerManager {
       repunch: (s, silentMs) => {
         this.deps.logger.info({ peer: this.label(e.key), silentMs }, 'path stopped answering; re-punching')
         this.deps.emit({ type: 'punch', peer: this.nameOf(e.key) ?? e.key, stage: 'lookup', detail: `path silent for ${silentMs} ms, no standby answered: re-punching` })
-        void this.heal(e.key, s)
+        void heal(this.repunch, e, s)
       },
     })
     e.paths.attach(session, { tx: p.handshake.tx, rx: p.handshake.rx, hash: p.handshake.hash, initiator: p.initiator }, [...p.standbys, ...p.candidates])
-  }
-
-  // A stalled path: refresh our registration (the broker learns a changed NAT mapping at once),
-  // give the peer's refresh a moment to land, then punch a new path; the new session takes over
-  // the old one's streams. Retried until it works or the old session gives up.
-  private async heal(key: string, stalled: PeerSession): Promise<void> {
-    const e = this.entry(key)
-    if (e.healing) return
-    e.healing = true
-    try {
-      for (let attempt = 0; attempt < HEAL_ATTEMPTS && stalled.alive && e.session === stalled; attempt++) {
-        for (const b of this.deps.brokers()) b.refreshNow()
-        await delay(attempt > 0 ? HEAL_RETRY_MS : stalled.initiator ? HEAL_SETTLE_MS : HEAL_DEFER_MS)
-        if (!stalled.alive || e.session !== stalled || !stalled.isStalled) return
-        try {
-          await this.connect(key, { fresh: true, healing: true })
-          this.deps.counters.inc('paths_healed')
-          return
-        } catch (err) {
-          this.deps.logger.warn({ peer: this.label(key), err: (err as Error).message }, 're-punch failed; will retry')
-          this.deps.emit({ type: 'error', code: (err as AppError).code ?? 'INTERNAL', message: `re-punch failed: ${(err as Error).message}`, peer: this.nameOf(key) ?? key })
-        }
-      }
-    } finally {
-      e.healing = false
-    }
-  }
-
-  // A relayed session tries for a direct path now and then (rarely when both NATs are hard); a
-  // direct session replaces it through the usual adopt(), which moves its streams in place.
-  private async upgrade(key: string, relayed: PeerSession, bothHard: boolean): Promise<void> {
-    const e = this.entry(key)
-    if (e.upgrading?.alive) return
-    e.upgrading = relayed
-    try {
-      for (let attempt = 0; attempt < 1000 && relayed.alive && e.session === relayed; attempt++) {
-        await unrefDelay(upgradeDelayMs(attempt, bothHard))
-        if (!relayed.alive || e.session !== relayed || relayed.isStalled) continue
-        try {
-          const s = await this.connect(key, { fresh: true, direct: true })
-          if (s.kind === 'direct') {
-            this.deps.counters.inc('paths_upgraded')
-            this.deps.logger.info({ peer: this.label(key) }, 'relayed session moved to a direct path')
-            return
-          }
-        } catch {
-          this.deps.counters.inc('path_upgrades_failed')
-        }
-      }
-    } finally {
-      if (e.upgrading === relayed) e.upgrading = null
-    }
   }
 
   private entry(key: string): PeerEntry {

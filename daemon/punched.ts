@@ -1,7 +1,11 @@
-// What a punch attempt delivers (a path ready to become a session) and how it may use a relay.
+// A punch attempt in flight, what it delivers (a path ready to become a session) and how it may
+// use a relay.
 import type { UDXSocket, UDXStream } from 'udx-native'
 import type { Introduce } from '../protocol/wire.js'
-import type { Addr, PathKind } from '../protocol/punch.js'
+import type { Addr, PathKind, PunchState } from '../protocol/punch.js'
+import type { RelayPlan } from '../protocol/relay-plan.js'
+import type { PunchStage } from './api/types.js'
+import type { ManyPortRun } from './many-port.js'
 import type { HandshakeResult } from './handshake.js'
 
 /** A punched, authenticated path, ready to become a session. */
@@ -32,4 +36,33 @@ export interface RelayOption {
   ask: () => Promise<Addr>
   /** Ask at once, not after the usual wait: a re-punch after the path died, where every second stalls live streams. */
   now?: boolean
+}
+
+/** One punch attempt in flight (daemon/connector.ts runs it). */
+export interface Attempt {
+  intro: Introduce
+  nonceHex: string
+  initiator: boolean
+  state: PunchState
+  controlRaw: UDXStream
+  timer: NodeJS.Timeout | null
+  handshaking: boolean
+  settled: boolean
+  standbys: Addr[]
+  /** "host:port" -> may a path to it be used (its egress address is not denied)? */
+  verdicts: Map<string, boolean>
+  plan: RelayPlan
+  relay: Addr | null
+  relayTimer: NodeJS.Timeout | null
+  cancelBind: (() => void) | null
+  /** Where each remote was last heard (verified): probes and answers to it leave from there. */
+  via: Map<string, UDXSocket>
+  /** The socket the control stream was connected on. */
+  socket: UDXSocket | null
+  manyPort: ManyPortRun | null
+  /** Probe only from this socket (a move onto a path measured from it); null = from every uplink. */
+  only: UDXSocket | null
+  resolve: (p: Punched) => void
+  reject: (e: Error) => void
+  progress: (stage: PunchStage, detail: string) => void
 }

@@ -5,13 +5,13 @@ import { EventEmitter } from 'node:events'
 import NoiseSecretStream from '@hyperswarm/secret-stream'
 import type { Duplex } from 'node:stream'
 import type { UDXSocket, UDXStream } from 'udx-native'
-import { decodeControl, encodeControl, MAX_ADDRS, type Check, type ControlMessage, type Open, type OpenFailCode, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
+import { decodeControl, encodeControl, type Addrs, type Check, type ControlMessage, type Open, type OpenFailCode, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
 import { ProtocolError } from '../protocol/errors.js'
 import { deriveStreamKeys } from '../protocol/stream-keys.js'
 import { keyToHex } from '../protocol/identity.js'
 import { sameAddr, type Addr, type PathKind } from '../protocol/punch.js'
 import { AppError } from '../common/errors.js'
-import { familyOf, normalizeHost } from '../common/lifecycle.js'
+import { normalizeHost } from '../common/lifecycle.js'
 import { PendingTable } from './pending.js'
 import { RttEstimate } from './rtt.js'
 import { routeSource } from './route-source.js'
@@ -133,8 +133,8 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     return this.onTcp ? this.mux.info?.remote ?? null : null
   }
 
-  /** Send a TCP path control message. */
-  sendControl(msg: TcpOffer | TcpAnswer): void {
+  /** Send a TCP path control message, or our addresses (ADDRS: the peer's monitor tries new ones). */
+  sendControl(msg: TcpOffer | TcpAnswer | Addrs): void {
     this.send(msg)
   }
 
@@ -248,11 +248,6 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     if (!this.closed) this.control.write(encodeControl(msg))
   }
 
-  /** Tell the peer our addresses now (ADDRS): its path monitor tries the new ones. */
-  announce(addrs: Addr[]): void {
-    this.send({ type: 'addrs', addrs: addrs.slice(0, MAX_ADDRS).map((a) => ({ host: a.host, port: a.port, family: familyOf(a.host) })) })
-  }
-
   /** Hand the data streams to `next` (a new session with the same peer) and move them to its path. */
   handOver(next: PeerSession): void {
     for (const s of this.streams) {
@@ -301,8 +296,7 @@ export class PeerSession extends EventEmitter implements TcpSessionHost {
     switch (msg.type) {
       case 'hello':
         this.remoteName = msg.name
-        // A first round-trip sample now, not a heartbeat later: the peer's session is up (a ping
-        // sent before that would time its start-up too).
+        // A first round-trip sample now: the peer's session is up (earlier, its start-up counts).
         this.send({ type: 'ping', id: this.rtt.nextBeat(performance.now()) })
         this.emit('hello', msg)
         return
