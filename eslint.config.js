@@ -50,9 +50,6 @@ export default tseslint.config(
   },
   {
     files: ['daemon/**/*.ts', 'common/**/*.ts', 'protocol/**/*.ts'],
-    // session.ts and tcp/path.ts still import @hyperswarm/secret-stream (the data-path work owns
-    // them); until they load it with requireCjs, the lexer still runs once.
-    ignores: ['daemon/session.ts', 'daemon/tcp/path.ts'],
     rules: {
       '@typescript-eslint/no-restricted-imports': ['error', {
         patterns: [{ group: cjsPackages, allowTypeImports: true, message: 'load CommonJS packages with requireCjs (protocol/cjs.ts): importing one costs the daemon some 3 MB of RSS.' }],

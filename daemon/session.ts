@@ -2,7 +2,8 @@
 // forwarded TCP connections (over a kernel TCP path, else over one UDX stream of this session),
 // and UDP forward flows (each its own UDX stream, keys derived from the session's).
 import { EventEmitter } from 'node:events'
-import NoiseSecretStream from '@hyperswarm/secret-stream'
+import type NoiseSecretStreamT from '@hyperswarm/secret-stream'
+import { requireCjs } from '../protocol/cjs.js'
 import type { Duplex } from 'node:stream'
 import type { UDXSocket, UDXStream } from 'udx-native'
 import { decodeControl, encodeControl, type Addrs, type Check, type ControlMessage, type Open, type OpenFailCode, type TcpAnswer, type TcpOffer } from '../protocol/control.js'
@@ -22,6 +23,9 @@ import type { OpenDecision, PeerSessionOptions } from './session-options.js'
 import type { TcpSessionHost } from './tcp/path.js'
 
 export type { CheckHandler, OpenDecision, OpenHandler } from './session-options.js'
+
+const NoiseSecretStream = requireCjs('@hyperswarm/secret-stream') as typeof NoiseSecretStreamT
+type NoiseSecretStream = NoiseSecretStreamT
 
 const OPEN_TIMEOUT_MS = 5_000
 const PING_TIMEOUT_MS = 5_000

@@ -8,7 +8,8 @@
 // path already works when it starts.
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
-import NoiseSecretStream from '@hyperswarm/secret-stream'
+import type NoiseSecretStreamT from '@hyperswarm/secret-stream'
+import { requireCjs } from '../../protocol/cjs.js'
 import type { TcpAnswer, TcpOffer } from '../../protocol/control.js'
 import { decodeMux, encodeMux } from '../../protocol/mux.js'
 import type { KeyPair } from '../../protocol/identity.js'
@@ -19,6 +20,9 @@ import type { Counters } from '../counters.js'
 import { runHandshake } from '../handshake.js'
 import { TOKEN_BYTES, type TcpEndpoint } from './endpoint.js'
 import type { CarrierInfo } from './mux.js'
+
+const NoiseSecretStream = requireCjs('@hyperswarm/secret-stream') as typeof NoiseSecretStreamT
+type NoiseSecretStream = NoiseSecretStreamT
 
 /** How long both sides keep dialing. */
 export const TCP_WINDOW_MS = 3_000
