@@ -107,7 +107,11 @@ describe.skipIf(reason !== null)('UDP through the NAT lab (cone/cone)', () => {
     attacker.stdout!.on('data', (d: Buffer) => (said += d.toString()))
     await waitFor(() => said.includes('capturing'), { timeoutMs: 10_000, what: 'capture running' })
     const burst = JSON.parse(await lab.exec(a.ns, [process.execPath, UDP, 'burst', '6100', '300'], 30_000)) as { sent: number; received: number; duplicateEchoes: number }
-    expect(burst).toEqual({ sent: 300, received: 300, duplicateEchoes: 0 })
+    // Normally all 300 come back; a machine under heavy load may lose a few (UDP), which is not
+    // what this test is about: no datagram may come back twice, here or after the replay.
+    expect(burst.sent).toBe(300)
+    expect(burst.received).toBeGreaterThanOrEqual(270)
+    expect(burst.duplicateEchoes).toBe(0)
     attacker.kill('SIGUSR1')
     const replayed = Number((await waitFor(() => /replayed (\d+)/.exec(said), { timeoutMs: 10_000, what: 'replay done' }))[1])
     expect(replayed).toBeGreaterThan(300)

@@ -45,15 +45,26 @@ if (mode === 'echo') {
         console.log(JSON.stringify({ sent: n, received: got.size, duplicateEchoes: [...got.values()].filter((c) => c > 1).length }))
         process.exit(code)
       }
+      // UDP may lose some on a loaded machine: once all are sent, 3 s without an echo ends the
+      // burst too (the counts tell what came back).
+      let quiet = null
+      const settle = () => {
+        if (quiet) clearTimeout(quiet)
+        quiet = setTimeout(() => finish(0), 3_000)
+      }
       s.on('message', (m) => {
         const k = m.toString()
         got.set(k, (got.get(k) ?? 0) + 1)
         if (got.size === n) setTimeout(() => finish(0), 200)
+        else if (i >= n) settle()
       })
       let i = 0
       const tick = setInterval(() => {
         for (let j = 0; j < 20 && i < n; j++, i++) s.send(`${prefixArg ?? 'dgram'}-${i}`, port, '127.0.0.1')
-        if (i >= n) clearInterval(tick)
+        if (i >= n) {
+          clearInterval(tick)
+          settle()
+        }
       }, 5)
     } else if (mode === 'rtt') {
       const times = []
