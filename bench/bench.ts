@@ -170,6 +170,7 @@ async function main(): Promise<void> {
 
     process.stdout.write(`\np2pd benchmark, cone/cone NAT lab, ${topo.path?.proto} path ${topo.path?.local} -> ${topo.path?.remote} (${result.environment.cpus} CPUs, node ${process.version})\ndaemons: ${result.environment.daemonCommand}\n\n`)
     process.stdout.write(`${renderTable(rows)}\n\n`)
+    process.stdout.write(`against the floor (two bare Node relays, no crypto): throughput ${(tput.p2pd.median / tput.floor.median).toFixed(2)}x of theirs, round trip p50 ${rtt.p2pd.p50 - rtt.floor.p50 >= 0 ? '+' : ''}${(rtt.p2pd.p50 - rtt.floor.p50).toFixed(3)} ms over theirs\n`)
     process.stdout.write(`time to direct path, median per stage (ms): ${Object.entries(connectBreakdown).map(([k, v]) => `${k} ${v.toFixed(1)}`).join(', ')}\n`)
     process.stdout.write(`during the p2pd downloads: alice's p2pd used ${downloadCpuPct.alice.toFixed(0)}% and bob's ${downloadCpuPct.bob.toFixed(0)}% of one core (${result.environment.cpus} CPUs shared with client, server and kernel)\n`)
     process.stdout.write(`daemon start to registered, median: ${median(connects.map((c) => c.daemonStartMs)).toFixed(0)} ms; phases (ms): ${Object.entries(phases).map(([k, v]) => `${k} ${v}`).join(', ')}\n`)

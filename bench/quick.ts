@@ -40,7 +40,7 @@ async function main(): Promise<void> {
     const plain = await throughput(lab, topo.a, topo.plain, 256 * MiB, RUNS)
     if (relay && floorRtt) {
       const rt = await throughput(lab, topo.a, relay, 256 * MiB, RUNS)
-      process.stdout.write(`bare Node relays: ${rt.median.toFixed(0)} Mbit/s (${(rt.median / plain.median).toFixed(2)}x), ping-pong p50 ${floorRtt.p50.toFixed(3)} ms (+${(floorRtt.p50 - rtt.plain.p50).toFixed(3)} ms)\n`)
+      process.stdout.write(`bare Node relays: ${rt.median.toFixed(0)} Mbit/s (${(rt.median / plain.median).toFixed(2)}x), ping-pong p50 ${floorRtt.p50.toFixed(3)} ms (+${(floorRtt.p50 - rtt.plain.p50).toFixed(3)} ms); p2pd: ${(p2pd.median / rt.median).toFixed(2)}x their throughput, +${(rtt.p2pd.p50 - floorRtt.p50).toFixed(3)} ms over their round trip\n`)
     }
     const rows: Row[] = [
       { metric: `throughput, 256 MiB (median of ${RUNS})`, unit: 'Mbit/s', p2pd: p2pd.median, plain: plain.median, digits: 0 },
