@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     const settled = await settledRss(topo.alice, topo.bob)
     // QUICK_FLOOR=1: also two bare Node relays on the same path, what any Node tunnel starts from.
     const relay = process.env.QUICK_FLOOR === '1' ? await relayFloor(lab, topo) : null
-    const [p2pdRtt, plainRtt, floorRtt] = await roundTripsAlternating(lab, topo.a, [topo.p2pd, topo.plain, ...(relay ? [relay] : [])], 64, 200, 2000)
+    const [p2pdRtt, plainRtt, floorRtt] = await roundTripsAlternating(lab, topo.a, [topo.p2pd, topo.plain, ...(relay ? [relay] : [])], 64, 5000, 2000)
     const rtt = { p2pd: p2pdRtt!, plain: plainRtt! }
     const pids = [topo.alice.child.pid!, topo.bob.child.pid!]
     const cpu0 = await Promise.all(pids.map(cpuMs))
