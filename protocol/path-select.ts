@@ -32,12 +32,16 @@ export interface PathSelectConfig {
   followMs: number
   /** Most addresses tracked per peer. */
   maxPaths: number
+  /** A standby's answer counts for a failover only if it came this long after the active path's last message (the heartbeat's spacing, and a margin). */
+  staleMs: number
+  /** After a stall is noticed (every path probed then), how long to wait for a standby's answer before re-punching. */
+  stallWaitMs: number
 }
 
 /** Default tunables: probes every second per path; a move for RTT needs 10 s of a halved RTT. */
 export const DEFAULT_PATH_SELECT: PathSelectConfig = {
   probeMs: 1_000, deadProbeMs: 5_000, liveMs: 3_500, upgradeHoldMs: 5_000, rttHoldMs: 10_000,
-  rttRatio: 0.5, rttMinGainMs: 5, switchGapMs: 20_000, followMs: 750, maxPaths: 24,
+  rttRatio: 0.5, rttMinGainMs: 5, switchGapMs: 20_000, followMs: 750, maxPaths: 24, staleMs: 600, stallWaitMs: 400,
 }
 
 /** Another local socket paths can leave from: an id the driver maps to a socket, and its family (0 = both). */
@@ -73,10 +77,13 @@ export type SwitchReason =
 /** Where the machine is. */
 export type PathPhase =
   | { type: 'steady' }
-  /** The active path went silent at `since`; `actAt` = when this side acts (at once when controlling). */
-  | { type: 'stalled'; since: number; silentMs: number; actAt: number }
+  /**
+   * The active path went silent at `since`, noticed at `noticedAt` (every path was probed then);
+   * `actAt` = when this side acts (at once when controlling).
+   */
+  | { type: 'stalled'; since: number; noticedAt: number; silentMs: number; actAt: number }
   /** A move to `to` is under way (the driver reports switched or switch-failed). */
-  | { type: 'switching'; to: Addr; via: string | null; reason: SwitchReason; stalledSince: number | null }
+  | { type: 'switching'; to: Addr; via: string | null; reason: SwitchReason; stalled: { since: number; noticedAt: number } | null }
   /** No standby: the driver re-punches through a broker (the next 'switched' or 'recovered' ends it). */
   | { type: 'repunching' }
 
@@ -166,7 +173,7 @@ export function pathStep(state: PathSelectState, event: PathEvent, now: number):
     case 'stalled':
       if (s.phase.type !== 'steady') break
       // Every path is probed at once: an answer in the next moments makes a standby eligible.
-      s = { ...s, phase: { type: 'stalled', since: now - event.silentMs, silentMs: event.silentMs, actAt: s.controlling ? now : now + s.config.followMs }, paths: s.paths.map((p) => ({ ...p, nextProbeAt: now })) }
+      s = { ...s, phase: { type: 'stalled', since: now - event.silentMs, noticedAt: now, silentMs: event.silentMs, actAt: s.controlling ? now : now + s.config.followMs }, paths: s.paths.map((p) => ({ ...p, nextProbeAt: now })) }
       break
     case 'recovered':
       if (s.phase.type === 'stalled' || s.phase.type === 'repunching') s = { ...s, phase: { type: 'steady' } }
@@ -180,16 +187,16 @@ export function pathStep(state: PathSelectState, event: PathEvent, now: number):
     }
     case 'switch-failed': {
       if (s.phase.type !== 'switching' || !sameAddr(s.phase.to, event.to) || s.phase.via !== event.via) break
-      const since = s.phase.stalledSince
+      const stalled = s.phase.stalled
       // The path did not carry a session: count it as dead until it answers again.
       s = { ...s, paths: s.paths.map((p) => (samePath(p, event.to, event.via) ? { ...p, lastAck: null, aliveSince: null, betterSince: null } : p)) }
-      s = { ...s, lastSwitchAt: now, phase: since !== null ? { type: 'stalled', since, silentMs: now - since, actAt: now } : { type: 'steady' } }
+      s = { ...s, lastSwitchAt: now, phase: stalled !== null ? { type: 'stalled', ...stalled, silentMs: now - stalled.since, actAt: now } : { type: 'steady' } }
       break
     }
     case 'peer-moving': {
       if (s.phase.type === 'switching') break
-      const stalledSince = s.phase.type === 'stalled' ? s.phase.since : null
-      s = { ...s, phase: { type: 'switching', to: event.from, via: null, reason: { type: 'peer', from: s.active }, stalledSince } }
+      const stalled = s.phase.type === 'stalled' ? { since: s.phase.since, noticedAt: s.phase.noticedAt } : null
+      s = { ...s, phase: { type: 'switching', to: event.from, via: null, reason: { type: 'peer', from: s.active }, stalled } }
       break
     }
     default: {
@@ -199,7 +206,7 @@ export function pathStep(state: PathSelectState, event: PathEvent, now: number):
   }
   s = decide(s, now, actions)
   s = probeDue(s, now, actions)
-  actions.push({ type: 'wake-at', at: nextWake(s) })
+  actions.push({ type: 'wake-at', at: nextWake(s, now) })
   return { state: s, actions }
 }
 
@@ -223,16 +230,20 @@ function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSel
   const phase = s.phase
   if (phase.type === 'stalled') {
     const silentMs = now - phase.since
-    // A standby qualifies if it answered while the active path was silent (within the live window).
-    const live = standbysOf(s, now).filter((p) => p.rank < RELAY_RANK && isAlive(p, now, s.config) && p.lastAck! >= phase.since)
+    // A standby qualifies if it answered while the active path was already dead: a heartbeat's
+    // spacing after the last message (an answer just before the break, e.g. over the very link
+    // that then died, proves nothing), or to the probes sent when the stall was noticed.
+    const after = Math.min(phase.since + s.config.staleMs, phase.noticedAt)
+    const live = standbysOf(s, now).filter((p) => p.rank < RELAY_RANK && isAlive(p, now, s.config) && p.lastAck! >= after)
     const to = live[0]
     // With a standby, the side that does not control gives the other a moment to move first;
-    // without one, both re-punch at once (the broker re-punch has its own pacing).
+    // without one, both re-punch once the answers to the stall's probes had time to come.
     if (to && now < phase.actAt) return s
+    if (!to && now < phase.noticedAt + s.config.stallWaitMs) return s
     if (to) {
       const reason: SwitchReason = { type: 'failover', from: s.active, silentMs }
       actions.push({ type: 'switch', to: to.addr, via: to.via, reason })
-      return { ...s, phase: { type: 'switching', to: to.addr, via: to.via, reason, stalledSince: phase.since } }
+      return { ...s, phase: { type: 'switching', to: to.addr, via: to.via, reason, stalled: { since: phase.since, noticedAt: phase.noticedAt } } }
     }
     actions.push({ type: 'repunch', silentMs })
     return { ...s, phase: { type: 'repunching' } }
@@ -254,7 +265,7 @@ function decide(s: PathSelectState, now: number, actions: PathAction[]): PathSel
   }
   if (!best) return s
   actions.push({ type: 'switch', to: best.p.addr, via: best.p.via, reason: best.reason })
-  return { ...s, phase: { type: 'switching', to: best.p.addr, via: best.p.via, reason: best.reason, stalledSince: null } }
+  return { ...s, phase: { type: 'switching', to: best.p.addr, via: best.p.via, reason: best.reason, stalled: null } }
 }
 
 // Send the probes that are due; a stalled side probes every path at once.
@@ -279,10 +290,14 @@ function probeDue(s: PathSelectState, now: number, actions: PathAction[]): PathS
   return { ...s, seq, paths, inflight }
 }
 
-function nextWake(s: PathSelectState): number {
+function nextWake(s: PathSelectState, now: number): number {
   let at = Math.min(...s.paths.map((p) => p.nextProbeAt))
   // Holds ripen at the next probe round at the latest (every path is probed each probeMs or deadProbeMs).
-  if (s.phase.type === 'stalled') at = Math.min(at, s.phase.actAt)
+  if (s.phase.type === 'stalled') {
+    // When this side may act, and the end of the wait for answers; not moments already past
+    // (answers wake the machine anyway, and waking at a past time would spin).
+    for (const t of [s.phase.actAt, s.phase.noticedAt + s.config.stallWaitMs]) if (t > now) at = Math.min(at, t)
+  }
   return at
 }
 

@@ -143,7 +143,7 @@ describe('path selection', () => {
     expect(sim.state.phase.type).toBe('steady')
   })
 
-  it('re-punches at once when no standby answered during the silence (a standby that died with the active path is not used)', () => {
+  it('re-punches when no standby answered during the silence nor the probes of the stall (a standby that died with the active path is not used)', () => {
     const sim = new Sim(startPathSelect(lan, 0, others(pub), true, 0), new Map([[key(lan), 1], [key(pub), 12]]))
     sim.runUntil(10_500)
     // Both die at once (the uplink both paths leave through).
@@ -151,13 +151,45 @@ describe('path selection', () => {
     sim.rtt.set(key(pub), null)
     sim.runUntil(12_000)
     sim.feed({ type: 'stalled', silentMs: 1_500 })
+    expect(sim.of('repunch')).toHaveLength(0)
+    // The answers to the probes sent at the stall get their moment; none comes.
+    const wait = DEFAULT_PATH_SELECT.stallWaitMs
+    sim.runUntil(12_000 + wait)
     expect(sim.of('switch')).toHaveLength(0)
-    expect(sim.of('repunch').map((x) => x.action)).toEqual([{ type: 'repunch', silentMs: 1_500 }])
+    expect(sim.of('repunch').map((x) => ({ at: x.at, ...x.action }))).toEqual([{ at: 12_000 + wait, type: 'repunch', silentMs: 1_500 + wait }])
     expect(sim.state.phase.type).toBe('repunching')
     // The re-punch's new session ends it.
     sim.feed({ type: 'switched', remote: pub2, rank: 2 })
     expect(sim.state.phase.type).toBe('steady')
     expect(sim.state.active).toEqual(pub2)
+  })
+
+  it('an answer that came just before the break does not make a standby: one answering after it does', () => {
+    const lan2 = { host: '10.0.0.3', port: 4000 }
+    const at = (x: Addr, lastAck: number) => (p: PathSelectState['paths'][number]): PathSelectState['paths'][number] => (key(p.addr) === key(x) ? { ...p, lastAck, aliveSince: 0 } : p)
+    const start = (pubAck: number): Sim => {
+      const sim = new Sim(startPathSelect(lan, 0, others(lan2, pub), true, 0), new Map([[key(lan), 1], [key(lan2), 1], [key(pub), 12]]))
+      sim.runUntil(10_000)
+      // The LAN dies at about 10.1 s, just after the last heartbeat (10 s); lan2 (rank 0, the best
+      // class) answered at 10.1 s, over the LAN too, and will not answer again.
+      sim.rtt.set(key(lan), null)
+      sim.rtt.set(key(lan2), null)
+      sim.rtt.set(key(pub), null)
+      sim.runUntil(11_500)
+      sim.state = { ...sim.state, paths: sim.state.paths.map(at(lan2, 10_100)).map(at(pub, pubAck)) }
+      sim.rtt.set(key(pub), 12)
+      sim.feed({ type: 'stalled', silentMs: 1_500 })
+      return sim
+    }
+    // The public path answered at 11 s, well after the last heartbeat: it takes over at once.
+    const answered = start(11_000)
+    expect(answered.of('switch').map((x) => ({ at: x.at, to: x.action.to }))).toEqual([{ at: 11_500, to: pub }])
+    // It last answered at 10.3 s, as suspect as lan2: its answer to the stall's probes decides.
+    const probed = start(10_300)
+    expect(probed.of('switch')).toHaveLength(0)
+    probed.runUntil(12_000)
+    expect(probed.of('switch').map((x) => ({ at: x.at, to: x.action.to }))).toEqual([{ at: 11_512, to: pub }])
+    expect(probed.of('repunch')).toHaveLength(0)
   })
 
   it('the side that does not control waits a moment for the other to move, then moves itself', () => {
@@ -173,13 +205,14 @@ describe('path selection', () => {
     expect(waits.of('switch')).toHaveLength(0)
     waits.runUntil(11_500 + DEFAULT_PATH_SELECT.followMs)
     expect(waits.of('switch').map((x) => x.at)).toEqual([11_500 + DEFAULT_PATH_SELECT.followMs])
-    // Without a live standby it re-punches at once (the broker re-punch paces itself).
+    // Without a live standby it re-punches once the stall's probes had time to be answered.
     const alone = new Sim(startPathSelect(lan, 0, [], false, 0), new Map([[key(lan), 1]]))
     alone.runUntil(10_000)
     alone.rtt.set(key(lan), null)
     alone.runUntil(11_500)
     alone.feed({ type: 'stalled', silentMs: 1_500 })
-    expect(alone.of('repunch').map((x) => x.at)).toEqual([11_500])
+    alone.runUntil(11_500 + DEFAULT_PATH_SELECT.stallWaitMs)
+    expect(alone.of('repunch').map((x) => x.at)).toEqual([11_500 + DEFAULT_PATH_SELECT.stallWaitMs])
     // The controlling side's new session arrives first: nothing to do.
     const follows = base()
     follows.runUntil(11_800)
