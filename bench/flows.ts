@@ -14,12 +14,6 @@ export async function throughput(lab: Lab, host: Host, t: Target, bytes: number,
   return { median: median(out.map((d) => d.mbit)), runs: out }
 }
 
-/** Round-trip times of `size`-byte ping-pong on one echo connection, after `warmup` rounds. */
-export async function roundTrips(lab: Lab, host: Host, t: Target, size: number, warmup: number, rounds: number): Promise<Summary> {
-  const r = await runClient<{ samplesMs: number[] }>(lab, host, ['pingpong', t.host, t.echoPort, size, warmup, rounds], 60_000)
-  return summarize(r.samplesMs)
-}
-
 /**
  * Round trips to each target on one connection apiece, taken in turns of `block` rounds inside one
  * client: drift of the machine's speed during the run weighs on all targets alike.

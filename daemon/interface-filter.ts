@@ -75,9 +75,10 @@ function matches(rule: InterfaceRule, a: LocalAddress): boolean {
 }
 
 // Address classes that never carry a path between two machines on different networks.
-const NEVER_USED: Record<string, string> = { loopback: 'loopback', linkLocal: 'link-local', unspecified: 'unspecified' }
+const NEVER_USED: Record<string, string> = { loopback: 'loopback', linkLocal: 'link-local', unspecified: 'unspecified', multicast: 'multicast', broadcast: 'broadcast' }
 
-function addressClass(address: string): string | null {
+/** Why `address` can never carry a path (loopback, link-local, unspecified, multicast, broadcast), or null. */
+export function addressClass(address: string): string | null {
   try {
     return NEVER_USED[ipaddr.parse(address).range()] ?? null
   } catch {

@@ -21,8 +21,8 @@ function pathEnds(s: PeerSession): { proto: 'tcp' | 'udp'; local: string; remote
 }
 
 // RTT as the session's heartbeats measure it (rtt.ts; the punch's estimate until the first
-// answer), else as the monitor's probes do: those go out in a burst to every path, each signed
-// and verified, so on a LAN they read a millisecond or more high. Standbys as the monitor sees them.
+// answer), else as the monitor's probes do (each signed and verified on both sides, so on a LAN
+// they read higher). Standbys as the monitor sees them.
 function pathStandbys(s: PeerSession, paths: PathMonitor | null): Pick<PathInfo, 'rttMs' | 'standbys' | 'standbyPaths'> {
   const rtt = s.rttMs ?? paths?.activeRttMs() ?? null
   const rttMs = rtt === null ? null : Math.round(rtt * 1000) / 1000

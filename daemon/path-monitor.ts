@@ -19,6 +19,7 @@ import type { Counters } from './counters.js'
 import type { Connector, Punched } from './connector.js'
 import type { PeerSession } from './session.js'
 import type { PathRoutes } from './path-routes.js'
+import { addressClass } from './interface-filter.js'
 
 /** Re-punch nonces per session (a session that needs more moves gets a fresh one with each move). */
 export const REPATH_NONCES = 8
@@ -36,11 +37,8 @@ const MOVE_PUNCH: PunchConfig = { ...REPATH_PUNCH, learnReflexive: false }
 /** One standby as the API shows it; `local` = the local address it leaves from when not the session's socket. */
 export interface StandbyInfo { remote: string; local: string | null; rttMs: number | null; alive: boolean }
 
-// An address worth probing: a port, and not unspecified, loopback, link-local, multicast or broadcast.
-const UNUSABLE = /^(0\.0\.0\.0$|::$|::1$|127\.|169\.254\.|255\.255\.255\.255$|2(2[4-9]|3\d)\.|ff|fe[89ab])/i
-function usableAddr(a: Addr): boolean {
-  return a.port !== 0 && !UNUSABLE.test(a.host)
-}
+// An address worth probing: a port, and of a class that can carry a path.
+const usableAddr = (a: Addr): boolean => a.port !== 0 && addressClass(a.host) === null
 
 // The main socket as a path's local side, when the session runs on another socket.
 const MAIN_VIA = 'main'

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { InterfaceFilter, parseInterfaceRule, type LocalAddress } from '../../../daemon/interface-filter.js'
+import { InterfaceFilter, addressClass, parseInterfaceRule, type LocalAddress } from '../../../daemon/interface-filter.js'
 import { LocalInterfaces } from '../../../daemon/interfaces.js'
 import { createLogger } from '../../../common/logger.js'
 
@@ -30,6 +30,12 @@ describe('interface rules', () => {
     expect(f.verdict(v4('eth0', '169.254.3.4'))).toEqual({ usable: false, reason: 'link-local' })
     expect(f.verdict(v6('eth0', 'fe80::1'))).toEqual({ usable: false, reason: 'link-local' })
     expect(f.verdict(v6('lo', '::1'))).toEqual({ usable: false, reason: 'loopback' })
+  })
+
+  it("names the classes of address that never carry a path (the addresses in a peer's ADDRS are filtered by them too)", () => {
+    const cls = ['0.0.0.0', '::', '127.0.0.1', '::1', '169.254.3.4', 'fe80::1', '224.0.0.1', '239.1.2.3', 'ff02::1', '255.255.255.255'].map(addressClass)
+    expect(cls).toEqual(['unspecified', 'unspecified', 'loopback', 'loopback', 'link-local', 'link-local', 'multicast', 'multicast', 'multicast', 'broadcast'])
+    expect(['10.200.0.2', '203.0.113.9', 'fd00::2', '2001:db8::1', 'not an address'].map(addressClass)).toEqual([null, null, null, null, null])
   })
 
   it('denies by name glob or CIDR, and an allow list keeps only what it names; deny wins over allow', () => {
